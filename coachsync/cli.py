@@ -1,0 +1,227 @@
+"""The `coachsync` command: thin, it parses arguments, calls the core and prints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date, datetime, time, tzinfo
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .app import App, PassFailure, utc_now
+from .config import Config, default_config_path, load_config
+from .daemon import Daemon
+from .errors import CoachsyncError
+from .store import Record, Store
+
+log = logging.getLogger("coachsync")
+
+
+class _Group(click.Group):
+    """Turns errors a coach can fix into one line on stderr and the right exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CoachsyncError as error:
+            click.echo(f"coachsync: {error}", err=True)
+            ctx.exit(error.exit_code)
+
+
+class _Context:
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._app: App | None = None
+
+    def config(self) -> Config:
+        return load_config(self.config_path or default_config_path())
+
+    def app(self) -> App:
+        if self._app is None:
+            config = self.config()
+            self._app = App(config, Store(config.database))
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.store.close()
+
+
+@click.group(cls=_Group)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="YAML config file (default: $COACHSYNC_CONFIG, else the user config directory).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+)
+@click.version_option(__version__, prog_name="coachsync")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
+    """Watch a coach's calendar and keep a per-client history of reschedules."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    context = _Context(config_path)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+def _app(ctx: click.Context) -> App:
+    context: _Context = ctx.find_object(_Context)
+    return context.app()
+
+
+@main.command()
+@click.option("--accept-mass-change", is_flag=True, help="Record a pass even if it cancels many sessions at once.")
+@click.pass_context
+def sync(ctx: click.Context, accept_mass_change: bool) -> None:
+    """Make one pass over every calendar and print a line per calendar."""
+    app = _app(ctx)
+    failed = False
+    for result in app.sync_all(utc_now(), accept_mass_change):
+        failed |= isinstance(result, PassFailure)
+        click.echo(result.summary(), err=isinstance(result, PassFailure))
+    if failed:
+        ctx.exit(1)
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run in the foreground, watching every calendar until SIGTERM or Ctrl-C."""
+    daemon = Daemon(_app(ctx))
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("received %s, finishing the current pass", signal.Signals(signum).name)
+        daemon.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("watching %d calendar(s); database %s", len(daemon.app.sources), daemon.app.store.path)
+    daemon.run()
+    log.info("stopped")
+
+
+def _parse_since(value: str, zone: tzinfo) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint="--since") from None
+    if len(value) <= 10:
+        return datetime.combine(date.fromisoformat(value), time(0, 0), tzinfo=zone)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def _iso(moment: datetime | None, zone: tzinfo) -> str | None:
+    return None if moment is None else moment.astimezone(zone).isoformat()
+
+
+def _local(moment: datetime | None, zone: tzinfo) -> str:
+    return "-" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def record_json(record: Record, zone: tzinfo) -> dict[str, Any]:
+    change = record.change
+    return {
+        "id": record.id,
+        "calendar": change.calendar,
+        "client": change.client,
+        "uid": change.uid,
+        "recurrence_id": change.recurrence_id or None,
+        "kind": change.kind.value,
+        "summary": change.summary,
+        "old_start": _iso(change.old_start, zone),
+        "new_start": _iso(change.new_start, zone),
+        "notice_hours": change.notice_hours,
+        "changed_at": _iso(change.changed_at, zone),
+        "detected_at": _iso(record.detected_at, zone),
+        "new_uid": change.new_uid,
+        "instances": change.instances,
+        "excused": record.excused,
+        "reason": record.reason,
+    }
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = [headers, *rows]
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+
+
+def _one_line(text: str, limit: int = 40) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@main.command()
+@click.option("--client", help="Only this client's records.")
+@click.option("--since", help="Only records detected on or after this date (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
+@click.pass_context
+def history(ctx: click.Context, client: str | None, since: str | None, as_json: bool) -> None:
+    """List every recorded reschedule and cancellation."""
+    app = _app(ctx)
+    records = app.store.history(client=client, since=_parse_since(since, app.zone) if since else None)
+    if as_json:
+        click.echo(json.dumps([record_json(r, app.zone) for r in records], indent=2))
+        return
+    if not records:
+        click.echo("No reschedules recorded yet.")
+        return
+    rows = [
+        (
+            str(r.id),
+            _local(r.detected_at, app.zone),
+            r.change.client or "-",
+            r.change.kind.value,
+            _local(r.change.old_start, app.zone),
+            _local(r.change.new_start, app.zone),
+            f"{r.change.notice_hours:.1f}",
+            f"yes: {_one_line(r.reason or '', 30)}" if r.excused else "no",
+            _one_line(r.change.summary),
+        )
+        for r in records
+    ]
+    headers = ("ID", "DETECTED", "CLIENT", "KIND", "SESSION", "NEW TIME", "NOTICE H", "EXCUSED", "SUMMARY")
+    click.echo(_table(headers, rows))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def clients(ctx: click.Context, as_json: bool) -> None:
+    """Per client: upcoming sessions, reschedules, late ones, cancellations, excused."""
+    app = _app(ctx)
+    summaries = app.client_summaries(utc_now())
+    if as_json:
+        click.echo(json.dumps([asdict(s) for s in summaries], indent=2))
+        return
+    headers = ("CLIENT", "UPCOMING", "RESCHEDULES", "LATE", "CANCELLATIONS", "EXCUSED")
+    rows = [
+        (s.name, str(s.upcoming), str(s.reschedules), str(s.late), str(s.cancellations), str(s.excused))
+        for s in summaries
+    ]
+    click.echo(_table(headers, rows))
+
+
+@main.command()
+@click.argument("change_id", type=int)
+@click.option("--reason", required=True, help="Why it is excused (illness, emergency, coach-initiated…).")
+@click.pass_context
+def excuse(ctx: click.Context, change_id: int, reason: str) -> None:
+    """Mark a recorded change as excused; it then never counts against the client."""
+    app = _app(ctx)
+    record = app.store.excuse(change_id, " ".join(reason.split()))
+    click.echo(f"change {record.id} ({record.change.kind.value}, {record.change.client or 'no client'}) excused: {record.reason}")
+

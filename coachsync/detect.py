@@ -1,0 +1,255 @@
+"""What changed between two views of a calendar: a pure function, no I/O, no clock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .model import Change, ChangeKind, Occurrence
+
+Key = tuple[str, str, str]
+
+# A series counts as moved as a whole once this many of its upcoming sessions move together.
+SERIES_MIN_INSTANCES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class DetectRules:
+    """What detection needs to know about the previous pass.
+
+    ``previous_pass_at`` bounds which LAST-MODIFIED stamps are believable as the
+    moment of a change; ``horizons`` says, per UID, how far ahead that event was
+    last expanded, so a series instance that merely came into view as time
+    passed is not a new booking.
+    """
+
+    previous_pass_at: datetime | None = None
+    horizons: Mapping[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    old: Occurrence
+    new: Occurrence
+
+
+def _changed_at(evidence: Occurrence | None, now: datetime, rules: DetectRules) -> datetime:
+    """When the change happened: the event's LAST-MODIFIED if it falls since the last pass, else now."""
+    stamp = evidence.last_modified if evidence is not None else None
+    if stamp is not None and rules.previous_pass_at is not None and rules.previous_pass_at < stamp <= now:
+        return stamp
+    return now
+
+
+def _change(
+    kind: ChangeKind,
+    old: Occurrence,
+    new: Occurrence | None,
+    now: datetime,
+    rules: DetectRules,
+    *,
+    recurrence_id: str | None = None,
+    instances: int = 1,
+) -> Change:
+    changed_at = _changed_at(new, now, rules)
+    return Change(
+        kind=kind,
+        calendar=old.calendar,
+        uid=old.uid,
+        recurrence_id=old.recurrence_id if recurrence_id is None else recurrence_id,
+        client=old.client if old.client is not None else (new.client if new else None),
+        summary=old.summary or (new.summary if new else ""),
+        old_start=old.start,
+        new_start=new.start if new is not None and kind is not ChangeKind.CANCELLED else None,
+        notice_hours=round((old.start - changed_at).total_seconds() / 3600, 2),
+        changed_at=changed_at,
+        new_uid=new.uid if new is not None and new.uid != old.uid else None,
+        instances=instances,
+    )
+
+
+def detect(
+    previous: Mapping[Key, Occurrence],
+    current: Mapping[Key, Occurrence],
+    now: datetime,
+    rules: DetectRules = DetectRules(),
+) -> list[Change]:
+    """Compare two snapshots of the same calendar and return its reschedules.
+
+    ``previous`` may hold tombstones (cancelled occurrences kept so that a later
+    return is seen as ``restored``). Sessions that had started by ``now`` are
+    history, not reschedules.
+    """
+    moves: list[_Move] = []
+    vanished: list[Occurrence] = []
+    status_cancels: list[_Move] = []
+    changes: list[Change] = []
+
+    for key, old in previous.items():
+        if old.start <= now:
+            continue
+        new = current.get(key)
+        if new is None:
+            if not old.cancelled:
+                vanished.append(old)
+        elif old.cancelled and not new.cancelled:
+            changes.append(_change(ChangeKind.RESTORED, old, new, now, rules))
+        elif new.cancelled and not old.cancelled:
+            status_cancels.append(_Move(old, new))
+        elif not old.cancelled and new.start != old.start:
+            moves.append(_Move(old, new))
+
+    appeared = [
+        new
+        for key, new in current.items()
+        if key not in previous
+        and not new.cancelled
+        and new.start > now
+        and (new.uid not in rules.horizons or new.start <= rules.horizons[new.uid])
+    ]
+
+    series_cancels, moves, vanished, appeared = _whole_series(moves, vanished, appeared, changes, now, rules)
+    _pair_series_splits(series_cancels, appeared, changes, now, rules)
+    _pair_rebookings(vanished, status_cancels, appeared, changes, now, rules)
+    changes.extend(_change(ChangeKind.MOVED, move.old, move.new, now, rules) for move in moves)
+    changes.sort(key=lambda change: (change.old_start, change.uid, change.recurrence_id, change.kind))
+    return changes
+
+
+def _whole_series(
+    moves: list[_Move],
+    vanished: list[Occurrence],
+    appeared: list[Occurrence],
+    changes: list[Change],
+    now: datetime,
+    rules: DetectRules,
+) -> tuple[list[list[Occurrence]], list[_Move], list[Occurrence], list[Occurrence]]:
+    """Fold changes that touch many instances of one series into one record.
+
+    Shifting a series changes every instance's RECURRENCE-ID, so it shows as
+    instances vanishing and others appearing under the same UID; overrides
+    moved by one common offset are a shift too. A series deleted as a whole is
+    one cancellation. Returns whole-series cancellations still unexplained
+    (a "this and following" edit may have re-created them under a new UID)
+    and what is left to judge one by one.
+    """
+    moved_by_uid: dict[str, list[_Move]] = defaultdict(list)
+    vanished_by_uid: dict[str, list[Occurrence]] = defaultdict(list)
+    appeared_by_uid: dict[str, list[Occurrence]] = defaultdict(list)
+    for move in moves:
+        if move.old.recurring:
+            moved_by_uid[move.old.uid].append(move)
+    for old in vanished:
+        if old.recurring:
+            vanished_by_uid[old.uid].append(old)
+    for new in appeared:
+        appeared_by_uid[new.uid].append(new)
+
+    folded: set[str] = set()
+    series_cancels: list[list[Occurrence]] = []
+    for uid in set(moved_by_uid) | set(vanished_by_uid):
+        uid_moves = moved_by_uid.get(uid, [])
+        gone = vanished_by_uid.get(uid, [])
+        uniform_shift = len({m.new.start - m.old.start for m in uid_moves}) == 1
+        affected = [m.old for m in uid_moves] + gone
+        arrived = [m.new for m in uid_moves] + appeared_by_uid.get(uid, [])
+        if len(gone) >= SERIES_MIN_INSTANCES and arrived or (not gone and len(uid_moves) >= SERIES_MIN_INSTANCES and uniform_shift):
+            first_old = min(affected, key=lambda o: o.start)
+            first_new = min(arrived, key=lambda o: o.start)
+            changes.append(
+                _change(ChangeKind.SERIES_MOVED, first_old, first_new, now, rules, recurrence_id="", instances=len(affected))
+            )
+            folded.add(uid)
+        elif len(gone) >= SERIES_MIN_INSTANCES and not uid_moves:
+            series_cancels.append(sorted(gone, key=lambda o: o.start))
+            folded.add(uid)
+    return (
+        series_cancels,
+        [m for m in moves if m.old.uid not in folded],
+        [o for o in vanished if o.uid not in folded],
+        [o for o in appeared if o.uid not in folded],
+    )
+
+
+def _pair_series_splits(
+    series_cancels: list[list[Occurrence]],
+    appeared: list[Occurrence],
+    changes: list[Change],
+    now: datetime,
+    rules: DetectRules,
+) -> None:
+    """A series cut short while a new series starts for the same client is one shift, not a cancellation."""
+    new_series: dict[str, list[Occurrence]] = defaultdict(list)
+    for new in appeared:
+        if new.recurring:
+            new_series[new.uid].append(new)
+    for gone in series_cancels:
+        first_old = gone[0]
+        partner = next(
+            (
+                uid
+                for uid, instances in new_series.items()
+                if len(instances) >= SERIES_MIN_INSTANCES and first_old.client is not None and instances[0].client == first_old.client
+            ),
+            None,
+        )
+        if partner is None:
+            changes.append(
+                _change(ChangeKind.CANCELLED, first_old, None, now, rules, recurrence_id="", instances=len(gone))
+            )
+            continue
+        instances = new_series.pop(partner)
+        first_new = min(instances, key=lambda o: o.start)
+        changes.append(
+            _change(ChangeKind.SERIES_MOVED, first_old, first_new, now, rules, recurrence_id="", instances=len(gone))
+        )
+        appeared[:] = [o for o in appeared if o.uid != partner]
+
+
+def _pair_rebookings(
+    vanished: list[Occurrence],
+    status_cancels: list[_Move],
+    appeared: list[Occurrence],
+    changes: list[Change],
+    now: datetime,
+    rules: DetectRules,
+) -> None:
+    """Pair each cancellation with a new session for the same client seen in the same pass.
+
+    That is how booking tools (Calendly, Cal.com) reschedule: cancel the old
+    event, create a new one. Each new booking is used once, the nearest first.
+    """
+    bookings: dict[str, list[Occurrence]] = defaultdict(list)
+    for uid_first in _first_per_uid(appeared):
+        if uid_first.client is not None:
+            bookings[uid_first.client].append(uid_first)
+    cancellations = [(old, None) for old in vanished] + [(m.old, m.new) for m in status_cancels]
+    cancellations.sort(key=lambda pair: pair[0].start)
+    for old, cancelled_copy in cancellations:
+        candidates = bookings.get(old.client, []) if old.client is not None else []
+        if not candidates:
+            changes.append(_change(ChangeKind.CANCELLED, old, cancelled_copy, now, rules))
+            continue
+        booking = min(candidates, key=lambda o: abs(o.start - old.start))
+        candidates.remove(booking)
+        changes.append(_change(ChangeKind.REBOOKED, old, booking, now, rules))
+
+
+def _first_per_uid(occurrences: list[Occurrence]) -> list[Occurrence]:
+    first: dict[str, Occurrence] = {}
+    for occurrence in occurrences:
+        known = first.get(occurrence.uid)
+        if known is None or occurrence.start < known.start:
+            first[occurrence.uid] = occurrence
+    return list(first.values())
+
+
+def is_mass_cancellation(cancelled_sessions: int, upcoming_sessions: int) -> bool:
+    """At least half of at least four upcoming sessions cancelled at once looks like an accident."""
+    return upcoming_sessions >= 4 and 2 * cancelled_sessions >= upcoming_sessions
+
+
+def cancelled_sessions(changes: list[Change]) -> int:
+    return sum(change.instances for change in changes if change.kind is ChangeKind.CANCELLED)

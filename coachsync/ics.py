@@ -1,0 +1,318 @@
+"""Turn iCalendar text into occurrences, re-parsing only the events that changed.
+
+A calendar is split into its VEVENT blocks, grouped by UID (a series and its
+overridden instances share one), and each group is fingerprinted. Only the
+groups whose fingerprint differs from the stored snapshot go through
+icalendar, x-wr-timezone and recurring-ical-events: parsing is by far the
+most expensive step, and an idle or one-change pass should not pay for
+10,000 untouched events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+
+import icalendar
+import recurring_ical_events
+import x_wr_timezone
+
+from .model import Occurrence
+
+log = logging.getLogger(__name__)
+
+_VEVENT_BLOCK = re.compile(
+    r"^BEGIN:VEVENT[ \t]*\r?\n.*?^END:VEVENT[ \t]*(?:\r?\n|\Z)", re.MULTILINE | re.DOTALL | re.IGNORECASE
+)
+_UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
+_NESTED = re.compile(r"^BEGIN:(VALARM|VLOCATION|PARTICIPANT)\b.*?^END:\1\b[^\r\n]*", re.MULTILINE | re.DOTALL | re.IGNORECASE)
+_FOLD = re.compile(r"\r?\n[ \t]")
+_GROUP_MARK = "X-COACHSYNC-GROUP"
+# Without these an event cannot be placed in time; a bad SUMMARY is harmless.
+_ESSENTIAL = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"})
+
+MatchClient = Callable[[Sequence[str], str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class EventGroup:
+    """All VEVENT blocks that share one UID: a series with its overrides, or one event."""
+
+    uid: str
+    blocks: tuple[str, ...]
+    line: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class SplitCalendar:
+    """A calendar cut into what is shared by all events and the events themselves."""
+
+    header: str
+    header_digest: str
+    groups: dict[str, EventGroup]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The bounded span in which recurring series are expanded."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class ParsedGroups:
+    occurrences: dict[str, list[Occurrence]] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+
+
+def content_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _unescape_text(value: str) -> str:
+    return value.replace("\\,", ",").replace("\\;", ";").replace("\\n", "\n").replace("\\N", "\n").replace("\\\\", "\\")
+
+
+def _block_uid(block: str) -> str | None:
+    body = block[12:]
+    if "BEGIN:" in body.upper():
+        block = block[:12] + _NESTED.sub("", body)  # a VALARM may carry a UID of its own
+    found = _UID_LINE.search(block)
+    if found is None:
+        return None
+    line = _FOLD.sub("", found.group(0))
+    return _unescape_text(line.split(":", 1)[1].strip()) if ":" in line else None
+
+
+def split_calendar(text: str) -> SplitCalendar:
+    """Cut calendar text into the shared header and VEVENT groups keyed by UID."""
+    groups: dict[str, list[str]] = {}
+    first_line: dict[str, int] = {}
+    header_parts: list[str] = []
+    position = 0
+    line = 1
+    for found in _VEVENT_BLOCK.finditer(text):
+        header_parts.append(text[position : found.start()])
+        line += text.count("\n", position, found.start())
+        block = found.group(0)
+        uid = _block_uid(block)
+        if uid is None:
+            uid = f"(no UID, line {line})"
+        groups.setdefault(uid, []).append(block)
+        first_line.setdefault(uid, line)
+        line += block.count("\n")
+        position = found.end()
+    header_parts.append(text[position:])
+    header = "".join(header_parts)
+    return SplitCalendar(
+        header=header,
+        header_digest=content_digest(header),
+        groups={
+            uid: EventGroup(uid, tuple(blocks), first_line[uid], content_digest("".join(blocks)))
+            for uid, blocks in groups.items()
+        },
+    )
+
+
+def _calendar_text(split: SplitCalendar, uids: Sequence[str]) -> str:
+    """Rebuild a calendar holding the shared header and the named groups, each marked with its index."""
+    end = re.search(r"^END:VCALENDAR", split.header, re.MULTILINE | re.IGNORECASE)
+    head = split.header[: end.start()] if end else split.header
+    parts = [head if head.endswith("\n") else head + "\r\n"]
+    for index, uid in enumerate(uids):
+        for block in split.groups[uid].blocks:
+            first_break = block.index("\n") + 1
+            parts.append(block[:first_break] + f"{_GROUP_MARK}:{index}\r\n" + block[first_break:])
+    parts.append("END:VCALENDAR\r\n")
+    return "".join(parts)
+
+
+def _broken_property(component: icalendar.Component) -> str | None:
+    for name, problem in getattr(component, "errors", ()):
+        if str(name).upper() in _ESSENTIAL:
+            return f"{name}: {problem}"
+    if "DTSTART" not in component:
+        return "no DTSTART"
+    try:
+        for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
+            if name in component:
+                component.decoded(name)
+        if "RRULE" in component:
+            component.decoded("RRULE")
+    except Exception as error:  # icalendar raises many types for bad values
+        return f"{error}"
+    return None
+
+
+def _sequence(component: icalendar.Component) -> int:
+    try:
+        return int(component.get("SEQUENCE", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _drop_broken_and_duplicates(
+    calendar: icalendar.Calendar, uids: Sequence[str], split: SplitCalendar, calendar_name: str
+) -> set[str]:
+    """Remove events that cannot be read and lower-SEQUENCE duplicates; return the broken groups."""
+    broken: set[str] = set()
+    kept: dict[tuple[str, str], icalendar.Component] = {}
+    survivors: list[icalendar.Component] = []
+    for component in calendar.subcomponents:
+        if component.name != "VEVENT":
+            survivors.append(component)
+            continue
+        group_uid = uids[int(str(component.get(_GROUP_MARK)))]
+        problem = _broken_property(component)
+        if problem is not None or "UID" not in component:
+            broken.add(group_uid)
+            log.warning(
+                "calendar=%s uid=%s line=%d: skipped an event that cannot be read (%s); fix it in the calendar",
+                calendar_name, group_uid, split.groups[group_uid].line, problem or "no UID",
+            )
+            continue
+        recurrence = component.decoded("RECURRENCE-ID").isoformat() if "RECURRENCE-ID" in component else ""
+        identity = (group_uid, recurrence)
+        earlier = kept.get(identity)
+        if earlier is not None:
+            log.warning(
+                "calendar=%s uid=%s line=%d: the same event appears twice; keeping the one with the highest SEQUENCE",
+                calendar_name, group_uid, split.groups[group_uid].line,
+            )
+            if _sequence(component) < _sequence(earlier):
+                continue
+            survivors.remove(earlier)
+        kept[identity] = component
+        survivors.append(component)
+    calendar.subcomponents[:] = [
+        c for c in survivors if c.name != "VEVENT" or uids[int(str(c.get(_GROUP_MARK)))] not in broken
+    ]
+    return broken
+
+
+def _aware(value: date | datetime, zone: tzinfo) -> tuple[datetime, bool]:
+    """An aware datetime, and whether the value was a whole day (then local midnight)."""
+    if isinstance(value, datetime):
+        return (value.replace(tzinfo=zone) if value.tzinfo is None else value), False
+    return datetime.combine(value, time(0, 0), tzinfo=zone), True
+
+
+def _recurrence_id(value: date | datetime, zone: tzinfo) -> str:
+    moment, all_day = _aware(value, zone)
+    return value.isoformat() if all_day else moment.astimezone(timezone.utc).isoformat()
+
+
+def _attendees(instance: icalendar.Component) -> tuple[str, ...]:
+    raw = instance.get("ATTENDEE")
+    values = raw if isinstance(raw, list) else ([raw] if raw is not None else [])
+    emails = []
+    for value in values:
+        text = str(value).strip()
+        if text.lower().startswith("mailto:"):
+            text = text[7:]
+        if "@" in text:
+            emails.append(text.lower())
+    return tuple(emails)
+
+
+def _occurrence(
+    instance: icalendar.Component, group_uid: str, calendar_name: str, zone: tzinfo, match_client: MatchClient
+) -> Occurrence:
+    start, all_day = _aware(instance.decoded("DTSTART"), zone)
+    end = start
+    if "DTEND" in instance:
+        end, _ = _aware(instance.decoded("DTEND"), zone)
+    recurring = "RRULE" in instance or "RDATE" in instance or "RECURRENCE-ID" in instance
+    recurrence_id = ""
+    if "RECURRENCE-ID" in instance:
+        recurrence_id = _recurrence_id(instance.decoded("RECURRENCE-ID"), zone)
+    elif recurring:
+        recurrence_id = _recurrence_id(instance.decoded("DTSTART"), zone)
+    last_modified = instance.decoded("LAST-MODIFIED") if "LAST-MODIFIED" in instance else None
+    if isinstance(last_modified, datetime) and last_modified.tzinfo is None:
+        last_modified = last_modified.replace(tzinfo=timezone.utc)
+    summary = str(instance.get("SUMMARY", ""))
+    attendees = _attendees(instance)
+    return Occurrence(
+        calendar=calendar_name,
+        uid=group_uid,
+        recurrence_id=recurrence_id,
+        start=start,
+        end=end,
+        summary=summary,
+        all_day=all_day,
+        cancelled=str(instance.get("STATUS", "")).upper() == "CANCELLED",
+        recurring=recurring,
+        client=match_client(attendees, summary),
+        attendees=attendees,
+        sequence=_sequence(instance),
+        last_modified=last_modified if isinstance(last_modified, datetime) else None,
+    )
+
+
+def _parse_batch(
+    split: SplitCalendar,
+    uids: Sequence[str],
+    calendar_name: str,
+    window: Window,
+    zone: tzinfo,
+    match_client: MatchClient,
+) -> ParsedGroups:
+    calendar = icalendar.Calendar.from_ical(_calendar_text(split, uids))
+    calendar = x_wr_timezone.to_standard(calendar)
+    result = ParsedGroups(failed=_drop_broken_and_duplicates(calendar, uids, split, calendar_name))
+    for uid in uids:
+        if uid not in result.failed:
+            result.occurrences[uid] = []
+    query = recurring_ical_events.of(calendar, keep_recurrence_attributes=True)
+    for instance in query.between(window.start, window.end):
+        group_uid = uids[int(str(instance[_GROUP_MARK]))]
+        result.occurrences[group_uid].append(_occurrence(instance, group_uid, calendar_name, zone, match_client))
+    return result
+
+
+def parse_groups(
+    split: SplitCalendar,
+    uids: Iterable[str],
+    *,
+    calendar_name: str,
+    window: Window,
+    zone: tzinfo,
+    match_client: MatchClient,
+) -> ParsedGroups:
+    """Expand the named groups into occurrences inside the window.
+
+    An event that cannot be read is skipped with a warning naming its UID and
+    line and reported in ``failed``, so the caller keeps what it knew of it
+    instead of reading it as deleted.
+    """
+    uids = list(uids)
+    if not uids:
+        return ParsedGroups()
+    try:
+        return _parse_batch(split, uids, calendar_name, window, zone, match_client)
+    except Exception:  # one damaged event can sink the whole batch: isolate it
+        if len(uids) == 1:
+            group = split.groups[uids[0]]
+            log.warning(
+                "calendar=%s uid=%s line=%d: skipped an event that cannot be read; fix it in the calendar",
+                calendar_name, group.uid, group.line, exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            return ParsedGroups(failed={uids[0]})
+    middle = len(uids) // 2
+    merged = ParsedGroups()
+    for half in (uids[:middle], uids[middle:]):
+        part = parse_groups(split, half, calendar_name=calendar_name, window=window, zone=zone, match_client=match_client)
+        merged.occurrences.update(part.occurrences)
+        merged.failed |= part.failed
+    return merged
+
+
+def window_around(now: datetime, days_back: int, days_ahead: int) -> Window:
+    return Window(now - timedelta(days=days_back), now + timedelta(days=days_ahead))

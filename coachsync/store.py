@@ -1,0 +1,334 @@
+"""The durable record: calendar snapshots and the reschedule history, in SQLite.
+
+Each pass over a calendar is written in one transaction (snapshot, event
+fingerprints and changes together), so a crash leaves the old state or the
+new one and a repeated pass never records a change twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import CoachsyncError, NotFoundError
+from .model import Change, ChangeKind, Occurrence
+
+_MIGRATIONS: tuple[str, ...] = (
+    # version 1
+    """
+    CREATE TABLE calendars (
+        name            TEXT PRIMARY KEY,
+        content_digest  TEXT,
+        header_digest   TEXT,
+        sync_state      TEXT NOT NULL DEFAULT '{}',
+        last_pass_at    TEXT
+    );
+    CREATE TABLE event_groups (
+        calendar      TEXT NOT NULL,
+        uid           TEXT NOT NULL,
+        digest        TEXT NOT NULL,
+        expanded_to   TEXT NOT NULL,
+        PRIMARY KEY (calendar, uid)
+    ) WITHOUT ROWID;
+    CREATE TABLE occurrences (
+        calendar       TEXT NOT NULL,
+        uid            TEXT NOT NULL,
+        recurrence_id  TEXT NOT NULL,
+        start          TEXT NOT NULL,
+        end            TEXT NOT NULL,
+        summary        TEXT NOT NULL,
+        all_day        INTEGER NOT NULL,
+        cancelled      INTEGER NOT NULL,
+        recurring      INTEGER NOT NULL,
+        attendees      TEXT NOT NULL,
+        sequence       INTEGER NOT NULL,
+        last_modified  TEXT,
+        PRIMARY KEY (calendar, uid, recurrence_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE changes (
+        id             INTEGER PRIMARY KEY,
+        calendar       TEXT NOT NULL,
+        client         TEXT,
+        uid            TEXT NOT NULL,
+        recurrence_id  TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        summary        TEXT NOT NULL,
+        old_start      TEXT NOT NULL,
+        new_start      TEXT,
+        notice_hours   REAL NOT NULL,
+        changed_at     TEXT NOT NULL,
+        detected_at    TEXT NOT NULL,
+        new_uid        TEXT,
+        instances      INTEGER NOT NULL DEFAULT 1,
+        excused        INTEGER NOT NULL DEFAULT 0,
+        reason         TEXT
+    );
+    CREATE INDEX changes_by_client ON changes (client, detected_at);
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarState:
+    """What the last successful pass left behind for one calendar."""
+
+    name: str
+    content_digest: str | None
+    header_digest: str | None
+    sync_state: Mapping[str, str]
+    last_pass_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A change as recorded: the detected change plus what the coach said about it."""
+
+    id: int
+    change: Change
+    detected_at: datetime
+    excused: bool
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSnapshot:
+    """The new state of one event group: its fingerprint, expansion horizon and occurrences."""
+
+    digest: str
+    expanded_to: datetime
+    occurrences: tuple[Occurrence, ...]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(timezone.utc).isoformat()
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class Store:
+    """One SQLite database; open it once per process and share it."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as error:
+            raise CoachsyncError(f"cannot open the database {path}: {error}; check `database:` in the config") from error
+        self.path = path
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CoachsyncError(
+                f"the database {self.path} was written by a newer coachsync (schema {version}); upgrade coachsync"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self._transaction() as db:
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # --- snapshots -------------------------------------------------------
+
+    def calendar_state(self, name: str) -> CalendarState | None:
+        row = self._db.execute(
+            "SELECT content_digest, header_digest, sync_state, last_pass_at FROM calendars WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            return None
+        return CalendarState(name, row[0], row[1], json.loads(row[2]), _moment(row[3]))
+
+    def group_digests(self, calendar: str) -> dict[str, tuple[str, datetime]]:
+        """Each known UID's fingerprint and how far ahead it was expanded."""
+        rows = self._db.execute("SELECT uid, digest, expanded_to FROM event_groups WHERE calendar = ?", (calendar,))
+        return {uid: (digest, datetime.fromisoformat(expanded_to)) for uid, digest, expanded_to in rows}
+
+    def occurrences(self, calendar: str, uids: Iterable[str] | None = None) -> list[Occurrence]:
+        """Stored occurrences (tombstones included) of a calendar, or of some of its UIDs."""
+        query = "SELECT * FROM occurrences WHERE calendar = ?"
+        if uids is None:
+            return [self._occurrence(row) for row in self._db.execute(query, (calendar,))]
+        wanted = list(uids)
+        found: list[Occurrence] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"{query} AND uid IN ({marks})", (calendar, *chunk))
+            found.extend(self._occurrence(row) for row in rows)
+        return found
+
+    @staticmethod
+    def _occurrence(row: tuple) -> Occurrence:
+        (calendar, uid, recurrence_id, start, end, summary, all_day, cancelled, recurring, attendees, sequence, modified) = row
+        return Occurrence(
+            calendar=calendar,
+            uid=uid,
+            recurrence_id=recurrence_id,
+            start=datetime.fromisoformat(start),
+            end=datetime.fromisoformat(end),
+            summary=summary,
+            all_day=bool(all_day),
+            cancelled=bool(cancelled),
+            recurring=bool(recurring),
+            attendees=tuple(json.loads(attendees)),
+            sequence=sequence,
+            last_modified=_moment(modified),
+        )
+
+    def upcoming_count(self, calendar: str, now: datetime) -> int:
+        row = self._db.execute(
+            "SELECT count(*) FROM occurrences WHERE calendar = ? AND cancelled = 0 AND start > ?",
+            (calendar, _iso(now)),
+        ).fetchone()
+        return int(row[0])
+
+    def commit_pass(
+        self,
+        calendar: str,
+        *,
+        content_digest: str,
+        header_digest: str,
+        sync_state: Mapping[str, str],
+        passed_at: datetime,
+        groups: Mapping[str, GroupSnapshot],
+        removed_groups: Iterable[str],
+        tombstones: Iterable[Occurrence],
+        changes: Iterable[Change],
+    ) -> list[int]:
+        """Write one pass atomically: calendar state, changed groups, new changes. Returns change ids."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO calendars (name, content_digest, header_digest, sync_state, last_pass_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET content_digest = excluded.content_digest,"
+                " header_digest = excluded.header_digest, sync_state = excluded.sync_state,"
+                " last_pass_at = excluded.last_pass_at",
+                (calendar, content_digest, header_digest, json.dumps(dict(sync_state)), _iso(passed_at)),
+            )
+            for uid in removed_groups:
+                db.execute("DELETE FROM event_groups WHERE calendar = ? AND uid = ?", (calendar, uid))
+                db.execute("DELETE FROM occurrences WHERE calendar = ? AND uid = ?", (calendar, uid))
+            for uid, snapshot in groups.items():
+                db.execute(
+                    "INSERT OR REPLACE INTO event_groups (calendar, uid, digest, expanded_to) VALUES (?, ?, ?, ?)",
+                    (calendar, uid, snapshot.digest, _iso(snapshot.expanded_to)),
+                )
+                db.execute("DELETE FROM occurrences WHERE calendar = ? AND uid = ?", (calendar, uid))
+            db.executemany(
+                "INSERT OR REPLACE INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self._occurrence_row(occurrence)
+                    for occurrences in ([s for g in groups.values() for s in g.occurrences], tombstones)
+                    for occurrence in occurrences
+                ),
+            )
+            # Tombstones only matter while the session could still come back.
+            db.execute(
+                "DELETE FROM occurrences WHERE calendar = ? AND cancelled = 1 AND start <= ?",
+                (calendar, _iso(passed_at)),
+            )
+            return [self._insert_change(db, change, passed_at) for change in changes]
+
+    @staticmethod
+    def _occurrence_row(o: Occurrence) -> tuple:
+        return (
+            o.calendar, o.uid, o.recurrence_id, _iso(o.start), _iso(o.end), o.summary, int(o.all_day),
+            int(o.cancelled), int(o.recurring), json.dumps(list(o.attendees)), o.sequence, _iso(o.last_modified),
+        )
+
+    @staticmethod
+    def _insert_change(db: sqlite3.Connection, change: Change, detected_at: datetime) -> int:
+        cursor = db.execute(
+            "INSERT INTO changes (calendar, client, uid, recurrence_id, kind, summary, old_start, new_start,"
+            " notice_hours, changed_at, detected_at, new_uid, instances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                change.calendar, change.client, change.uid, change.recurrence_id, change.kind.value, change.summary,
+                _iso(change.old_start), _iso(change.new_start), change.notice_hours, _iso(change.changed_at),
+                _iso(detected_at), change.new_uid, change.instances,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    # --- history ---------------------------------------------------------
+
+    def history(self, client: str | None = None, since: datetime | None = None) -> list[Record]:
+        """Recorded changes, oldest first, optionally for one client and since a moment."""
+        query = "SELECT * FROM changes WHERE 1 = 1"
+        arguments: list[object] = []
+        if client is not None:
+            query += " AND lower(client) = lower(?)"
+            arguments.append(client)
+        if since is not None:
+            query += " AND detected_at >= ?"
+            arguments.append(_iso(since))
+        query += " ORDER BY detected_at, id"
+        return [self._record(row) for row in self._db.execute(query, arguments)]
+
+    def record(self, change_id: int) -> Record:
+        row = self._db.execute("SELECT * FROM changes WHERE id = ?", (change_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no recorded change with id {change_id}; see `coachsync history`")
+        return self._record(row)
+
+    def excuse(self, change_id: int, reason: str) -> Record:
+        """Mark a change excused (illness, emergency, coach-initiated): it never counts against the client."""
+        with self._transaction() as db:
+            updated = db.execute("UPDATE changes SET excused = 1, reason = ? WHERE id = ?", (reason, change_id))
+            if updated.rowcount == 0:
+                raise NotFoundError(f"no recorded change with id {change_id}; see `coachsync history`")
+        return self.record(change_id)
+
+    @staticmethod
+    def _record(row: tuple) -> Record:
+        (id_, calendar, client, uid, recurrence_id, kind, summary, old_start, new_start, notice_hours, changed_at,
+         detected_at, new_uid, instances, excused, reason) = row
+        change = Change(
+            kind=ChangeKind(kind),
+            calendar=calendar,
+            uid=uid,
+            recurrence_id=recurrence_id,
+            client=client,
+            summary=summary,
+            old_start=datetime.fromisoformat(old_start),
+            new_start=_moment(new_start),
+            notice_hours=notice_hours,
+            changed_at=datetime.fromisoformat(changed_at),
+            new_uid=new_uid,
+            instances=instances,
+        )
+        return Record(id_, change, datetime.fromisoformat(detected_at), bool(excused), reason)
