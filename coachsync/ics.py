@@ -222,18 +222,21 @@ def _attendees(instance: icalendar.Component) -> tuple[str, ...]:
 
 
 def _occurrence(
-    instance: icalendar.Component, group_uid: str, calendar_name: str, zone: tzinfo, match_client: MatchClient
+    instance: icalendar.Component,
+    group_uid: str,
+    recurring: bool,
+    calendar_name: str,
+    zone: tzinfo,
+    match_client: MatchClient,
 ) -> Occurrence:
     start, all_day = _aware(instance.decoded("DTSTART"), zone)
     end = start
     if "DTEND" in instance:
         end, _ = _aware(instance.decoded("DTEND"), zone)
-    recurring = "RRULE" in instance or "RDATE" in instance or "RECURRENCE-ID" in instance
     recurrence_id = ""
-    if "RECURRENCE-ID" in instance:
-        recurrence_id = _recurrence_id(instance.decoded("RECURRENCE-ID"), zone)
-    elif recurring:
-        recurrence_id = _recurrence_id(instance.decoded("DTSTART"), zone)
+    if recurring:
+        original = "RECURRENCE-ID" if "RECURRENCE-ID" in instance else "DTSTART"
+        recurrence_id = _recurrence_id(instance.decoded(original), zone)
     last_modified = instance.decoded("LAST-MODIFIED") if "LAST-MODIFIED" in instance else None
     if isinstance(last_modified, datetime) and last_modified.tzinfo is None:
         last_modified = last_modified.replace(tzinfo=timezone.utc)
@@ -270,10 +273,19 @@ def _parse_batch(
     for uid in uids:
         if uid not in result.failed:
             result.occurrences[uid] = []
+    # recurring-ical-events stamps a RECURRENCE-ID on plain events too, so ask the source components.
+    recurring = {
+        str(c[_GROUP_MARK])
+        for c in calendar.walk("VEVENT")
+        if "RRULE" in c or "RDATE" in c or "RECURRENCE-ID" in c
+    }
     query = recurring_ical_events.of(calendar, keep_recurrence_attributes=True)
     for instance in query.between(window.start, window.end):
-        group_uid = uids[int(str(instance[_GROUP_MARK]))]
-        result.occurrences[group_uid].append(_occurrence(instance, group_uid, calendar_name, zone, match_client))
+        mark = str(instance[_GROUP_MARK])
+        group_uid = uids[int(mark)]
+        result.occurrences[group_uid].append(
+            _occurrence(instance, group_uid, mark in recurring, calendar_name, zone, match_client)
+        )
     return result
 
 

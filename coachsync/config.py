@@ -1,0 +1,432 @@
+"""The coach's YAML config: loaded with line numbers, validated by pydantic models.
+
+Every failure becomes one `ConfigError` that names the file, the line, the
+dotted key (``calendars[0].ics_file``) and what to change, because the daemon
+refuses to start on a bad config and the coach has to be able to fix it alone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, get_args
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
+
+from coachsync.errors import ConfigError
+
+DEFAULT_WINDOW_DAYS_BACK = 30
+DEFAULT_WINDOW_DAYS_AHEAD = 365
+
+ENV_CONFIG = "COACHSYNC_CONFIG"
+
+# A calendar reads from exactly one of these; a new source (caldav) is one more entry.
+SOURCE_KEYS: tuple[str, ...] = ("ics_file", "ics_url")
+
+Loc = tuple[str | int, ...]
+NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+LowerEmail = Annotated[EmailStr, AfterValidator(str.lower)]
+
+
+class _Located(ValueError):
+    """A model-level error that belongs to a key further down (e.g. the second `name:`).
+
+    pydantic places an error at the validator's own location; `loc` extends
+    it, and `first` points at an earlier key the message refers back to.
+    """
+
+    def __init__(self, problem: str, loc: Loc, first: Loc | None = None) -> None:
+        super().__init__(problem)
+        self.loc = loc
+        self.first = first
+
+
+class _Model(BaseModel):
+    # strict: YAML already typed each value, so "300" quoted is a mistake, not a number.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    """Relative paths are relative to the config file, not to wherever the daemon started."""
+    context = info.context if isinstance(info.context, Mapping) else {}
+    return Path(context.get("base_dir") or Path.cwd())
+
+
+def _as_path(value: Any, info: ValidationInfo) -> Any:
+    """Expand ~ and anchor a relative path at the config directory; non-strings fail later."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("must not be empty")
+        value = Path(value)
+    if isinstance(value, Path):
+        return Path(os.path.abspath(_base_dir(info) / value.expanduser()))
+    return value
+
+
+class CalendarConfig(_Model):
+    """One calendar to watch; `name` keys its sessions in the database."""
+
+    name: NonEmptyStr
+    ics_file: Path | None = None
+    ics_url: str | None = None
+    poll_interval: float = Field(default=300.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("ics_file", mode="before")
+    @classmethod
+    def _resolve_ics_file(cls, value: Any, info: ValidationInfo) -> Any:
+        return _as_path(value, info)
+
+    @field_validator("ics_file")
+    @classmethod
+    def _ics_file_exists(cls, value: Path | None) -> Path | None:
+        # Checked now so a typo stops the daemon at start, not on the first pass.
+        if value is not None and not value.exists():
+            raise ValueError(f"file not found: {value}")
+        if value is not None and not value.is_file():
+            raise ValueError(f"not a file: {value}")
+        return value
+
+    @field_validator("ics_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        # webcal:// is what calendar apps hand out for a subscription; it is fetched over https.
+        if parts.scheme.lower() in ("http", "https", "webcal") and parts.netloc:
+            return value.strip()
+        raise ValueError(f"expected an http://, https:// or webcal:// URL, got {value!r}")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CalendarConfig:
+        given = [key for key in SOURCE_KEYS if getattr(self, key) is not None]
+        if not given:
+            raise ValueError(f"no calendar source; give one of {_either(SOURCE_KEYS)}")
+        if len(given) > 1:
+            raise ValueError(f"give only one of {_either(SOURCE_KEYS)}, not {' and '.join(given)}")
+        return self
+
+
+class ClientConfig(_Model):
+    """A coaching client; occurrences are charged to them by email, then by alias."""
+
+    name: NonEmptyStr
+    emails: list[LowerEmail] = []
+    aliases: list[NonEmptyStr] = []
+
+
+class WindowConfig(_Model):
+    """How far around today recurring events are expanded; bounds the work per pass."""
+
+    days_back: int = Field(default=DEFAULT_WINDOW_DAYS_BACK, ge=0)
+    days_ahead: int = Field(default=DEFAULT_WINDOW_DAYS_AHEAD, ge=1)
+
+
+def _default_database() -> Path:
+    return platformdirs.user_state_path("coachsync") / "coachsync.db"
+
+
+class Config(_Model):
+    """The whole validated config; `path` is the file it came from, not a YAML key."""
+
+    path: Path
+    database: Path = Field(default_factory=_default_database)
+    timezone: str | None = None
+    window: WindowConfig = WindowConfig()
+    late_notice_hours: float = Field(default=24.0, ge=0)
+    debounce_seconds: float = Field(default=2.0, ge=0)
+    calendars: list[CalendarConfig] = Field(min_length=1)
+    clients: list[ClientConfig] = []
+    policies: dict[str, Any] = {}
+
+    @field_validator("path", "database", mode="before")
+    @classmethod
+    def _resolve_paths(cls, value: Any, info: ValidationInfo) -> Any:
+        return _as_path(value, info)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin'"
+            ) from None
+        return value
+
+    @field_validator("calendars")
+    @classmethod
+    def _unique_calendars(cls, value: list[CalendarConfig]) -> list[CalendarConfig]:
+        _check_unique("calendar", [c.name for c in value])
+        return value
+
+    @field_validator("clients")
+    @classmethod
+    def _unique_clients(cls, value: list[ClientConfig]) -> list[ClientConfig]:
+        _check_unique("client", [c.name for c in value])
+        return value
+
+    def tzinfo(self) -> datetime.tzinfo:
+        """The coach's zone for floating times and display; the system zone when unset."""
+        if self.timezone is not None:
+            return ZoneInfo(self.timezone)
+        local = datetime.datetime.now().astimezone().tzinfo
+        assert local is not None  # astimezone() always returns an aware datetime
+        return local
+
+
+def _check_unique(what: str, names: list[str]) -> None:
+    """Names key history in the database, so two entries with one name would merge."""
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in first:
+            raise _Located(
+                f"duplicate {what} name {name!r}", (index, "name"), (first[name], "name")
+            )
+        first[name] = index
+
+
+def _either(keys: tuple[str, ...]) -> str:
+    return ", ".join(keys[:-1]) + " or " + keys[-1] if len(keys) > 1 else keys[0]
+
+
+def default_config_path() -> Path:
+    """$COACHSYNC_CONFIG wins so systemd units and tests can point elsewhere."""
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return Path(env).expanduser()
+    return platformdirs.user_config_path("coachsync") / "config.yaml"
+
+
+def load_config(path: Path | str) -> Config:
+    """Read, parse and validate the config; any problem raises one `ConfigError`."""
+    path = Path(os.path.abspath(Path(path).expanduser()))
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        hint = f"pass --config FILE or set ${ENV_CONFIG}"
+        raise ConfigError(file, None, "config", f"cannot read {path}: {reason}; {hint}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, None, "config", f"not UTF-8 text: {exc.reason}") from None
+
+    raw = _parse_yaml(text, file)
+    if raw is None:
+        raise ConfigError(file, None, "config", "the file is empty; expected at least 'calendars:'")
+    if not isinstance(raw, Mapping):
+        line = raw.lc.line + 1 if hasattr(raw, "lc") else None
+        got = _describe(_plain(raw))
+        raise ConfigError(file, line, "config", f"expected a mapping of keys at the top level, got {got}")
+
+    lines: dict[Loc, int] = {(): raw.lc.line + 1}
+    data = _plain(raw, (), lines)
+    if "path" in data:  # `path` is filled in from the file's location, never from YAML
+        raise ConfigError(file, lines[("path",)], "path", _unknown_key("path", Config))
+    try:
+        return Config.model_validate({**data, "path": path}, context={"base_dir": path.parent})
+    except ValidationError as exc:
+        raise _config_error(exc, file, lines) from None
+
+
+def _parse_yaml(text: str, file: str) -> Any:
+    """Round-trip loading keeps each node's line, which every later error needs."""
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(file, mark.line + 1 if mark else None, "yaml", _one_line(problem)) from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(
+            file, line, "yaml", f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        ) from None
+    except YAMLError as exc:
+        raise ConfigError(file, None, "yaml", _one_line(str(exc))) from None
+
+
+def _plain(node: Any, loc: Loc = (), lines: dict[Loc, int] | None = None) -> Any:
+    """Turn ruamel's node types into plain Python, recording the 1-based line of each key.
+
+    Plain values keep pydantic's strict checks exact and hand plugins ordinary
+    dicts; the line map outlives the nodes so errors can still point at lines.
+    """
+    if isinstance(node, Mapping):
+        out = {}
+        for key, value in node.items():
+            child = (*loc, _plain(key) if isinstance(key, (bool, int, float, str)) else key)
+            if lines is not None:
+                lines[child] = _line(node, "key", key) or lines[loc]
+            out[child[-1]] = _plain(value, child, lines)
+        return out
+    if isinstance(node, list):
+        items = []
+        for index, value in enumerate(node):
+            if lines is not None:
+                lines[(*loc, index)] = _line(node, "item", index) or lines[loc]
+            items.append(_plain(value, (*loc, index), lines))
+        return items
+    if isinstance(node, bool):
+        return bool(node)
+    for kind in (int, float, str):
+        if isinstance(node, kind):
+            return kind(node)
+    return node
+
+
+def _line(node: Any, kind: str, key: Any) -> int | None:
+    """1-based line of a key or item; merged (`<<:`) keys have none of their own."""
+    try:
+        return int(getattr(node.lc, kind)(key)[0]) + 1
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _config_error(exc: ValidationError, file: str, lines: dict[Loc, int]) -> ConfigError:
+    """Report the error nearest the top of the file, as a coach would fix them in order.
+
+    Missing keys come last: they are usually the echo of a misspelt key
+    (`calender:`), and the unknown-key message is the one that says what to fix.
+    """
+    errors = []
+    for error in exc.errors():
+        loc: Loc = tuple(error["loc"])
+        problem = _problem(error)
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, _Located):
+            if cause.first is not None:
+                problem += f" (first defined on line {_line_of((*loc, *cause.first), lines)})"
+            loc = (*loc, *cause.loc)
+        errors.append((error["type"] == "missing", _line_of(loc, lines), loc, problem))
+    _, line, loc, problem = min(errors, key=lambda e: e[:2])
+    return ConfigError(file, line, _dotted(loc), problem)
+
+
+def _line_of(loc: Loc, lines: dict[Loc, int]) -> int:
+    """The key's own line, or the nearest enclosing one when the key is missing."""
+    while loc not in lines:
+        loc = loc[:-1]
+    return lines[loc]
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "config"
+
+
+# pydantic's error types in the words a coach would use.
+_EXPECTED = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "string_type": "text",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "path_type": "a file path",
+    "is_instance_of": "a file path",
+}
+
+
+def _problem(error: ErrorDetails) -> str:
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error["input"]
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_describe(value)}"
+    if kind == "extra_forbidden":
+        return _unknown_key(error["loc"][-1], _model_at(tuple(error["loc"][:-1])))
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("string_too_short", "too_short") and ctx.get("min_length") == 1:
+        return "must not be empty"
+    if kind == "greater_than":
+        return f"must be greater than {ctx['gt']:g}, got {_describe(value)}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']:g}, got {_describe(value)}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {_describe(value)}"
+    if kind == "value_error" and "reason" in ctx:  # only EmailStr's failures carry a reason
+        return f"not a valid email address: {value!r}"
+    if kind == "value_error" and "error" in ctx:
+        return _one_line(str(ctx["error"]))
+    return _one_line(error["msg"][:1].lower() + error["msg"][1:])
+
+
+def _unknown_key(key: Any, model: type[BaseModel] | None) -> str:
+    names = [n for n in (model.model_fields if model else ()) if not (model is Config and n == "path")]
+    close = difflib.get_close_matches(str(key), names, n=1)
+    return f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model that validated the mapping at `loc`, for its field names."""
+    model: type[BaseModel] | None = Config
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, str):
+            field = model.model_fields.get(part)
+            model = _find_model(field.annotation) if field else None
+    return model
+
+
+def _find_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _find_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe(value: Any) -> str:
+    """A short, one-line picture of what the YAML held instead."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, (int, float)):
+        return str(value)
+    return f"{value} ({type(value).__name__})"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
