@@ -12,7 +12,15 @@ from enum import StrEnum
 
 from .detect import DetectRules, cancelled_sessions, detect, is_mass_cancellation
 from .errors import MassChangeError
-from .ics import EventGroup, MatchClient, SplitCalendar, Window, content_digest, parse_groups, split_calendar
+from .ics import (
+    EventGroup,
+    MatchClient,
+    SplitCalendar,
+    Window,
+    content_digest,
+    parse_groups,
+    split_calendar,
+)
 from .model import Change, Occurrence
 from .sources.base import Source
 from .store import GroupSnapshot, Store

@@ -1,0 +1,127 @@
+"""What every calendar source returns, and the proof that a calendar arrived whole.
+
+A source that hands back partial or empty data would be read downstream as
+"every session was cancelled", so sources check completeness here and raise
+`SourceError` instead of guessing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from coachsync.errors import SourceError
+
+__all__ = ["Fetched", "Source", "ensure_complete_calendar", "redact_url"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One fetch: the whole calendar text, or None when the server said "not modified"."""
+
+    text: str | None
+    state: Mapping[str, str]
+
+
+class Source(Protocol):
+    """A calendar the daemon can read; it reports data and never decides what changed."""
+
+    name: str
+
+    def fetch(self, state: Mapping[str, str]) -> Fetched:
+        """Read the whole calendar, or raise SourceError; `state` is what the last fetch returned."""
+        ...
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_CHARSET = re.compile(r""";\s*charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
+_BEGIN_VCALENDAR = re.compile(r"BEGIN:VCALENDAR[ \t]*(?:\r?\n|\r|\Z)", re.IGNORECASE)
+# Anchored on "\n" rather than "^" so the regex engine can skip ahead between
+# lines: ~4 ms on a 4 MB calendar instead of ~15 ms. The first line is checked
+# separately. A line starting with a space is a folded continuation, never a
+# component boundary, so it correctly does not match.
+_BOUNDARY = re.compile(r"\n((?:BEGIN|END):V(?:CALENDAR|EVENT))[ \t]*\r?$", re.MULTILINE | re.IGNORECASE)
+
+
+def ensure_complete_calendar(data: bytes, origin: str, content_type: str | None = None) -> str:
+    """Decode and check that `data` is one whole iCalendar object; raise SourceError otherwise.
+
+    `origin` names the calendar in messages (already redacted for URLs).
+    """
+    text = _decode(data, origin, content_type)
+    stripped = text.strip()
+    if not stripped:
+        raise SourceError(f"{origin}: calendar is empty; check that it points at the exported calendar")
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    is_calendar_start = _BEGIN_VCALENDAR.match(stripped) is not None
+    # A body that really is a calendar wins over a misconfigured Content-Type.
+    if stripped.startswith("<") or (media_type in _HTML_TYPES and not is_calendar_start):
+        raise SourceError(
+            f"{origin}: got an HTML page, not an iCalendar file; check the URL and credentials"
+        )
+    if not is_calendar_start:
+        raise SourceError(
+            f"{origin}: not an iCalendar file (it does not start with BEGIN:VCALENDAR); "
+            "check that it points at the .ics export"
+        )
+    last_break = max(stripped.rfind("\n"), stripped.rfind("\r"))
+    if stripped[last_break + 1 :].rstrip().upper() != "END:VCALENDAR":
+        raise SourceError(
+            f"{origin}: calendar is cut off: no END:VCALENDAR at the end; "
+            "was the file still being written?"
+        )
+    counts = Counter({"BEGIN:VCALENDAR": 1})  # the first line, which _BOUNDARY cannot see
+    for boundary, seen in Counter(_BOUNDARY.findall(stripped)).items():
+        counts[boundary.upper()] += seen  # a handful of distinct spellings, not one per line
+    for component in ("VCALENDAR", "VEVENT"):
+        begins, ends = counts[f"BEGIN:{component}"], counts[f"END:{component}"]
+        if begins != ends:
+            raise SourceError(
+                f"{origin}: calendar is truncated or damaged: {begins} BEGIN:{component} "
+                f"but {ends} END:{component} lines; export the calendar again"
+            )
+    return text
+
+
+def _decode(data: bytes, origin: str, content_type: str | None) -> str:
+    """Decode as the declared charset (default UTF-8); a BOM overrides the declaration."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            data, charset = data[len(bom) :], encoding
+            break
+    else:
+        declared = _CHARSET.search(content_type or "")
+        charset = declared.group(1).lower() if declared else "utf-8"
+    try:
+        return data.decode(charset)
+    except LookupError:
+        raise SourceError(
+            f"{origin}: the server declares an unknown charset {charset!r}; serve the calendar as UTF-8"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{origin}: calendar is not valid {charset} text (bad byte at offset {exc.start}); "
+            "save or serve it as UTF-8"
+        ) from None
+
+
+def redact_url(url: str) -> str:
+    """Show `scheme://host[:port]/…` only: ICS URLs often carry a secret token or user:password."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "<unparsable URL>"
+    if not parts.scheme or not host:
+        return "<unparsable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    has_more = parts.path.strip("/") or parts.query or parts.fragment
+    return f"{parts.scheme.lower()}://{netloc}{'/…' if has_more else '/'}"

@@ -1,0 +1,565 @@
+"""Sources must prove they read a whole calendar; anything less is a SourceError, never partial data.
+
+URL sources are tested against a real HTTP server on 127.0.0.1 (a port chosen
+at run time) whose routes answer with configurable status, headers and body.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import http.server
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from coachsync import __version__
+from coachsync.sources import (
+    Fetched,
+    IcsFileSource,
+    IcsUrlSource,
+    SourceError,
+    ensure_complete_calendar,
+)
+from coachsync.sources.base import redact_url
+
+CALENDAR = (
+    "BEGIN:VCALENDAR\r\n"
+    "VERSION:2.0\r\n"
+    "PRODID:-//coachsync tests//EN\r\n"
+    "BEGIN:VEVENT\r\n"
+    "UID:session-1@example.com\r\n"
+    "DTSTAMP:20250101T090000Z\r\n"
+    "DTSTART:20250110T100000Z\r\n"
+    "DTEND:20250110T110000Z\r\n"
+    "SUMMARY:Coaching with Alice\r\n"
+    "END:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
+TRUNCATED = CALENDAR[: CALENDAR.index("END:VEVENT")]
+HTML_PAGE = b"<!DOCTYPE html>\n<html><body><h1>Sign in</h1></body></html>\n"
+LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
+CUT_OFF = "calendar is cut off: no END:VCALENDAR at the end; was the file still being written?"
+HTML_HINT = "got an HTML page, not an iCalendar file; check the URL and credentials"
+
+
+# --- a real HTTP server -------------------------------------------------------------------------
+
+
+@dataclass
+class Route:
+    """How the server answers one path."""
+
+    status: int = 200
+    body: bytes = CALENDAR.encode()
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/calendar; charset=utf-8"})
+    etag: str | None = None  # answer 304 when If-None-Match matches
+    last_modified: str | None = None  # answer 304 when If-Modified-Since matches
+    delay: float = 0.0  # sleep before answering
+    extra_length: int = 0  # declare Content-Length this much larger than the body, then close
+    content_length: bool = True  # False: close-delimited body, as HTTP/1.0 allows
+
+
+@dataclass
+class Seen:
+    """What the server received, so tests assert on the real request."""
+
+    path: str
+    headers: dict[str, str]
+
+
+class FakeCalendarServer(http.server.ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes: dict[str, Route] = {}
+        self.seen: list[Seen] = []
+        self.stopping = threading.Event()
+
+    def url(self, path: str, userinfo: str = "") -> str:
+        return f"http://{userinfo}127.0.0.1:{self.server_address[1]}{path}"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: FakeCalendarServer
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up first (timeout tests); that is the point
+
+    def do_GET(self) -> None:
+        self.server.seen.append(Seen(self.path, dict(self.headers.items())))
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404)
+            return
+        if route.delay:
+            self.server.stopping.wait(route.delay)
+        if (route.etag and self.headers.get("If-None-Match") == route.etag) or (
+            route.last_modified and self.headers.get("If-Modified-Since") == route.last_modified
+        ):
+            self.send_response(304)
+            self.end_headers()
+            return
+        self.send_response(route.status)
+        for name, value in route.headers.items():
+            self.send_header(name, value)
+        if route.etag:
+            self.send_header("ETag", route.etag)
+        if route.last_modified:
+            self.send_header("Last-Modified", route.last_modified)
+        if route.content_length:
+            self.send_header("Content-Length", str(len(route.body) + route.extra_length))
+        self.end_headers()
+        self.wfile.write(route.body)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _serve(httpd: FakeCalendarServer) -> Iterator[FakeCalendarServer]:
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.stopping.set()  # wake handlers still sleeping
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeCalendarServer]:
+    with _serve(FakeCalendarServer()) as httpd:
+        yield httpd
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as s:
+        s.trust_env = False  # a proxy from the environment must not stand between us and 127.0.0.1
+        yield s
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port that was bound and then closed, so connecting to it is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _source(url: str, session: requests.Session, timeout: float = 5.0) -> IcsUrlSource:
+    return IcsUrlSource("coaching", url, timeout=timeout, session=session)
+
+
+def _origin(server: FakeCalendarServer) -> str:
+    return f'calendar "coaching" (http://127.0.0.1:{server.server_address[1]}/…)'
+
+
+def _fetch_error(source: IcsUrlSource | IcsFileSource, state: dict[str, str] | None = None) -> SourceError:
+    with pytest.raises(SourceError) as info:
+        source.fetch(state or {})
+    return info.value
+
+
+# --- ensure_complete_calendar -------------------------------------------------------------------
+
+
+def test_complete_calendar_is_returned_as_text() -> None:
+    assert ensure_complete_calendar(CALENDAR.encode(), "cal") == CALENDAR
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        (CALENDAR.replace("\r\n", "\n"), "LF line endings"),
+        (CALENDAR.lower(), "names are case-insensitive"),
+        ("\n\n  " + CALENDAR + "\r\n\r\n", "blank lines around the calendar"),
+        (CALENDAR + CALENDAR, "two concatenated calendars, each whole"),
+    ],
+)
+def test_complete_variants_are_accepted(text: str, why: str) -> None:
+    assert ensure_complete_calendar(text.encode(), "cal") == text, why
+
+
+def test_utf8_bom_is_stripped() -> None:
+    assert ensure_complete_calendar(b"\xef\xbb\xbf" + CALENDAR.encode(), "cal") == CALENDAR
+
+
+def test_charset_from_content_type_is_honoured() -> None:
+    text = CALENDAR.replace("Alice", "Zoé")
+    decoded = ensure_complete_calendar(text.encode("latin-1"), "cal", "text/calendar; charset=ISO-8859-1")
+    assert "SUMMARY:Coaching with Zoé" in decoded
+
+
+def test_undecodable_bytes_are_an_error() -> None:
+    data = CALENDAR.replace("Alice", "Zoé").encode("latin-1")
+    with pytest.raises(SourceError) as info:
+        ensure_complete_calendar(data, "cal")
+    offset = data.index(b"\xe9")
+    assert str(info.value) == (
+        f"cal: calendar is not valid utf-8 text (bad byte at offset {offset}); save or serve it as UTF-8"
+    )
+
+
+def test_unknown_charset_is_an_error() -> None:
+    with pytest.raises(SourceError, match=r"^cal: the server declares an unknown charset 'klingon'; serve"):
+        ensure_complete_calendar(CALENDAR.encode(), "cal", "text/calendar; charset=klingon")
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "message"),
+    [
+        (b"", None, "cal: calendar is empty; check that it points at the exported calendar"),
+        (b" \r\n\t\n", None, "cal: calendar is empty; check that it points at the exported calendar"),
+        (HTML_PAGE, "text/plain", f"cal: {HTML_HINT}"),
+        (b"<html><body>Login</body></html>", None, f"cal: {HTML_HINT}"),
+        (b"Forbidden\n", "text/html; charset=utf-8", f"cal: {HTML_HINT}"),
+        (
+            b'{"error": "not found"}',
+            "application/json",
+            "cal: not an iCalendar file (it does not start with BEGIN:VCALENDAR); "
+            "check that it points at the .ics export",
+        ),
+        (TRUNCATED.encode(), None, f"cal: {CUT_OFF}"),
+        (b"BEGIN:VCALENDAR\r\n", None, f"cal: {CUT_OFF}"),
+        ((CALENDAR + "BEGIN:VEVENT\r\n").encode(), None, f"cal: {CUT_OFF}"),
+        # A line starting with a space continues the previous line; it is not an END.
+        (CALENDAR.replace("\r\nEND:VCALENDAR", "\r\n END:VCALENDAR").encode(), None, f"cal: {CUT_OFF}"),
+        (
+            CALENDAR.replace("END:VEVENT\r\n", "").encode(),
+            None,
+            "cal: calendar is truncated or damaged: 1 BEGIN:VEVENT but 0 END:VEVENT lines; "
+            "export the calendar again",
+        ),
+        (
+            ("BEGIN:VCALENDAR\r\n" + CALENDAR).encode(),
+            None,
+            "cal: calendar is truncated or damaged: 2 BEGIN:VCALENDAR but 1 END:VCALENDAR lines; "
+            "export the calendar again",
+        ),
+    ],
+    ids=[
+        "empty",
+        "whitespace",
+        "html-doctype",
+        "html-tag",
+        "html-content-type",
+        "json",
+        "no-end-vevent-no-end-vcalendar",
+        "only-begin",
+        "trailing-begin",
+        "folded-end",
+        "unbalanced-vevent",
+        "unbalanced-vcalendar",
+    ],
+)
+def test_incomplete_calendars_are_errors(data: bytes, content_type: str | None, message: str) -> None:
+    with pytest.raises(SourceError) as info:
+        ensure_complete_calendar(data, "cal", content_type)
+    assert str(info.value) == message
+
+
+def test_a_real_calendar_served_as_text_html_is_accepted() -> None:
+    """Misconfigured servers exist; a body that proves itself complete wins over the header."""
+    assert ensure_complete_calendar(CALENDAR.encode(), "cal", "text/html") == CALENDAR
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://calendar.google.com/calendar/ical/me%40gmail.com/private-abc123/basic.ics",
+            "https://calendar.google.com/…",
+        ),
+        ("https://user:pw@Example.COM:8443/cal.ics?token=s3cret", "https://example.com:8443/…"),
+        ("https://example.com/?token=s3cret", "https://example.com/…"),
+        ("http://[::1]:8080/cal.ics", "http://[::1]:8080/…"),
+        ("https://example.com", "https://example.com/"),
+        ("https://example.com/", "https://example.com/"),
+        ("not a url", "<unparsable URL>"),
+        ("https://host:99999999/x", "<unparsable URL>"),
+    ],
+)
+def test_redact_url_keeps_only_scheme_host_and_port(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+# --- IcsFileSource ------------------------------------------------------------------------------
+
+
+def test_file_ok(tmp_path: Path) -> None:
+    path = tmp_path / "coaching.ics"
+    path.write_bytes(CALENDAR.encode())
+    assert IcsFileSource("coaching", path).fetch({}) == Fetched(CALENDAR, {})
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("", "calendar is empty; check that it points at the exported calendar"),
+        (TRUNCATED, CUT_OFF),
+        (
+            CALENDAR.replace("END:VEVENT\r\n", ""),
+            "calendar is truncated or damaged: 1 BEGIN:VEVENT but 0 END:VEVENT lines; export the calendar again",
+        ),
+    ],
+    ids=["empty", "truncated", "unbalanced-vevent"],
+)
+def test_file_incomplete(tmp_path: Path, content: str, problem: str) -> None:
+    path = tmp_path / "coaching.ics"
+    path.write_text(content, newline="")
+    assert str(_fetch_error(IcsFileSource("coaching", path))) == f'calendar "coaching" ({path}): {problem}'
+
+
+def test_file_missing(tmp_path: Path) -> None:
+    path = tmp_path / "missing.ics"
+    error = _fetch_error(IcsFileSource("coaching", path))
+    assert str(error) == f'calendar "coaching" ({path}): file not found; check the ics_file path'
+
+
+def test_file_is_a_directory(tmp_path: Path) -> None:
+    error = _fetch_error(IcsFileSource("coaching", tmp_path))
+    assert str(error) == (
+        f'calendar "coaching" ({tmp_path}): is a directory, not a file; point ics_file at the .ics file'
+    )
+
+
+_DENIED = "permission denied; let the user running coachsync read the file"
+
+
+def test_file_permission_denied_even_as_root(tmp_path: Path) -> None:
+    """Root bypasses file modes, so stand in a path whose read the OS refuses."""
+
+    class DeniedPath(type(tmp_path)):  # type: ignore[misc]
+        def read_bytes(self) -> bytes:
+            raise PermissionError(13, "Permission denied", str(self))
+
+    path = DeniedPath(tmp_path / "coaching.ics")
+    assert str(_fetch_error(IcsFileSource("coaching", path))) == f'calendar "coaching" ({path}): {_DENIED}'
+
+
+# --- IcsUrlSource: success and conditional GET --------------------------------------------------
+
+
+def test_url_ok_sends_user_agent(server: FakeCalendarServer, session: requests.Session) -> None:
+    server.routes["/cal.ics"] = Route()
+    fetched = _source(server.url("/cal.ics"), session).fetch({})
+    assert fetched == Fetched(CALENDAR, {})
+    assert server.seen[0].headers["User-Agent"] == f"coachsync/{__version__}"
+
+
+def test_url_honours_charset(server: FakeCalendarServer, session: requests.Session) -> None:
+    text = CALENDAR.replace("Alice", "Zoé")
+    server.routes["/cal.ics"] = Route(
+        body=text.encode("latin-1"), headers={"Content-Type": "text/calendar; charset=ISO-8859-1"}
+    )
+    assert _source(server.url("/cal.ics"), session).fetch({}).text == text
+
+
+def test_url_gzip_body_passes_the_length_check(server: FakeCalendarServer, session: requests.Session) -> None:
+    """Content-Length counts compressed bytes; the check must not misfire on it."""
+    server.routes["/cal.ics"] = Route(
+        body=gzip.compress(CALENDAR.encode()),
+        headers={"Content-Type": "text/calendar", "Content-Encoding": "gzip"},
+    )
+    assert _source(server.url("/cal.ics"), session).fetch({}).text == CALENDAR
+
+
+def test_conditional_get_with_etag(server: FakeCalendarServer, session: requests.Session) -> None:
+    server.routes["/cal.ics"] = Route(etag='"v1"')
+    source = _source(server.url("/cal.ics"), session)
+
+    first = source.fetch({})
+    assert first == Fetched(CALENDAR, {"etag": '"v1"'})
+    assert "If-None-Match" not in server.seen[0].headers
+
+    second = source.fetch(first.state)
+    assert second == Fetched(None, {"etag": '"v1"'})
+    assert server.seen[1].headers["If-None-Match"] == '"v1"'
+
+
+def test_changed_etag_returns_the_new_text(server: FakeCalendarServer, session: requests.Session) -> None:
+    server.routes["/cal.ics"] = Route(etag='"v2"')
+    fetched = _source(server.url("/cal.ics"), session).fetch({"etag": '"v1"'})
+    assert fetched == Fetched(CALENDAR, {"etag": '"v2"'})
+    assert server.seen[0].headers["If-None-Match"] == '"v1"'
+
+
+def test_conditional_get_with_last_modified(server: FakeCalendarServer, session: requests.Session) -> None:
+    server.routes["/cal.ics"] = Route(last_modified=LAST_MODIFIED)
+    source = _source(server.url("/cal.ics"), session)
+
+    first = source.fetch({})
+    assert first == Fetched(CALENDAR, {"last_modified": LAST_MODIFIED})
+
+    second = source.fetch(first.state)
+    assert second == Fetched(None, {"last_modified": LAST_MODIFIED})
+    assert server.seen[1].headers["If-Modified-Since"] == LAST_MODIFIED
+    assert "If-None-Match" not in server.seen[1].headers
+
+
+def test_304_to_an_unconditional_request_is_an_error(
+    server: FakeCalendarServer, session: requests.Session
+) -> None:
+    server.routes["/cal.ics"] = Route(status=304, body=b"")
+    error = _fetch_error(_source(server.url("/cal.ics"), session))
+    assert str(error) == (
+        f"{_origin(server)}: answered HTTP 304 Not Modified; the request was not conditional, "
+        "so there is nothing to reuse; check the server or a proxy in between"
+    )
+
+
+# --- IcsUrlSource: every way a URL can fail -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("route", "problem"),
+    [
+        (Route(body=HTML_PAGE, headers={"Content-Type": "text/html; charset=utf-8"}), HTML_HINT),
+        (
+            Route(status=500, body=HTML_PAGE, headers={"Content-Type": "text/html"}),
+            "answered HTTP 500 Internal Server Error; the server has a problem; try again later",
+        ),
+        (
+            Route(status=503, body=b"busy"),
+            "answered HTTP 503 Service Unavailable; the server has a problem; try again later",
+        ),
+        (
+            Route(status=401, body=b"no"),
+            "answered HTTP 401 Unauthorized; "
+            "check the credentials or the calendar's private address (it may have been reset)",
+        ),
+        (
+            Route(status=403, body=b"no"),
+            "answered HTTP 403 Forbidden; "
+            "check the credentials or the calendar's private address (it may have been reset)",
+        ),
+        (
+            Route(status=204, body=b""),
+            "answered HTTP 204 No Content; expected 200 OK with the whole calendar; check the URL",
+        ),
+        (Route(body=b""), "calendar is empty; check that it points at the exported calendar"),
+        (Route(body=TRUNCATED.encode(), content_length=False), CUT_OFF),
+        (
+            Route(extra_length=100),
+            "the download was cut short or damaged; check the network and try again",
+        ),
+    ],
+    ids=["html-200", "html-500", "503", "401", "403", "204", "empty-200", "close-delimited-cut", "short-body"],
+)
+def test_url_errors(
+    server: FakeCalendarServer, session: requests.Session, route: Route, problem: str
+) -> None:
+    server.routes["/cal.ics"] = route
+    assert str(_fetch_error(_source(server.url("/cal.ics"), session))) == f"{_origin(server)}: {problem}"
+
+
+def test_url_404(server: FakeCalendarServer, session: requests.Session) -> None:
+    error = _fetch_error(_source(server.url("/gone.ics"), session))
+    assert str(error) == (
+        f"{_origin(server)}: answered HTTP 404 Not Found; "
+        "check the URL; the calendar may have been moved, deleted or unshared"
+    )
+
+
+def test_url_timeout(server: FakeCalendarServer, session: requests.Session) -> None:
+    server.routes["/slow.ics"] = Route(delay=10)
+    started = time.monotonic()
+    error = _fetch_error(_source(server.url("/slow.ics"), session, timeout=0.5))
+    assert time.monotonic() - started < 3
+    assert str(error) == (
+        f"{_origin(server)}: did not answer within 0.5 s; check the URL and the network, or raise the timeout"
+    )
+
+
+def test_url_connection_refused(closed_port: int, session: requests.Session) -> None:
+    error = _fetch_error(_source(f"http://127.0.0.1:{closed_port}/cal.ics", session))
+    assert str(error) == (
+        f'calendar "coaching" (http://127.0.0.1:{closed_port}/…): refused the connection; '
+        "check the host and port, and that the server is running"
+    )
+
+
+def test_webcal_is_fetched_over_https(server: FakeCalendarServer, session: requests.Session) -> None:
+    """The plain-HTTP test server cannot speak TLS, which proves the client tried https."""
+    port = server.server_address[1]
+    error = _fetch_error(_source(f"webcal://127.0.0.1:{port}/cal.ics", session))
+    assert str(error) == (
+        f'calendar "coaching" (https://127.0.0.1:{port}/…): '
+        "the TLS/SSL handshake failed; check that the URL's scheme and port are right"
+    )
+
+
+def test_untrusted_certificate(tmp_path: Path, session: requests.Session) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    httpd = FakeCalendarServer()
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    httpd.routes["/cal.ics"] = Route()
+    with _serve(httpd):
+        port = httpd.server_address[1]
+        error = _fetch_error(_source(f"https://127.0.0.1:{port}/cal.ics", session))
+    assert str(error).startswith(
+        f'calendar "coaching" (https://127.0.0.1:{port}/…): the TLS certificate could not be verified ('
+    )
+    assert str(error).endswith("); check the URL's host name")
+
+
+def test_unsupported_scheme_is_refused_up_front() -> None:
+    with pytest.raises(SourceError) as info:
+        IcsUrlSource("coaching", "ftp://files.example.com/cal.ics")
+    assert str(info.value) == (
+        'calendar "coaching" (ftp://files.example.com/…): unsupported URL scheme; use https://, http:// or webcal://'
+    )
+
+
+# --- secrets in the URL never reach a message or a traceback ------------------------------------
+
+
+@pytest.mark.parametrize("failure", ["http-500", "timeout", "refused", "short-body"])
+def test_url_secrets_are_redacted(
+    server: FakeCalendarServer, session: requests.Session, closed_port: int, failure: str
+) -> None:
+    path = "/private-TOKEN123/basic.ics"
+    server.routes[path] = {
+        "http-500": Route(status=500, body=b"oops"),
+        "timeout": Route(delay=10),
+        "refused": Route(),
+        "short-body": Route(extra_length=100),
+    }[failure]
+    url = server.url(path, userinfo="user:secret@")
+    if failure == "refused":
+        url = url.replace(f":{server.server_address[1]}/", f":{closed_port}/")
+
+    error = _fetch_error(_source(url, session, timeout=0.5))
+
+    shown = "".join(traceback.format_exception(error))
+    assert "secret" not in shown and "TOKEN123" not in shown
+    assert "(http://127.0.0.1:" in str(error)
+    if failure == "http-500":
+        assert "answered HTTP 500 Internal Server Error" in str(error)
+        # The credentials were still used, just never shown.
+        assert server.seen[0].headers["Authorization"] == "Basic " + base64.b64encode(b"user:secret").decode()
