@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from http_calendar import FakeCalendarServer, serve
 from scenario import Coach
 
 from coachsync.app import App
@@ -21,3 +22,10 @@ def app(coach: Coach) -> Iterator[App]:
     application = coach.app()
     yield application
     application.store.close()
+
+
+@pytest.fixture
+def server() -> Iterator[FakeCalendarServer]:
+    """A calendar web server on 127.0.0.1, stopped after the test."""
+    with serve(FakeCalendarServer()) as httpd:
+        yield httpd

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from scenario import NOW, Coach, vevent
 from coachsync.cli import main
 
 HOUR = timedelta(hours=1)
-DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=timezone.utc)
+DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
 
 def cli(coach: Coach, *args: str, at: datetime = NOW) -> Result:

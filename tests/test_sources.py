@@ -7,21 +7,18 @@ at run time) whose routes answer with configurable status, headers and body.
 from __future__ import annotations
 
 import base64
-import contextlib
 import gzip
-import http.server
 import socket
 import ssl
 import subprocess
-import threading
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
+from http_calendar import CALENDAR, FakeCalendarServer, Route, serve
 
 from coachsync import __version__
 from coachsync.sources import (
@@ -33,119 +30,11 @@ from coachsync.sources import (
 )
 from coachsync.sources.base import redact_url
 
-CALENDAR = (
-    "BEGIN:VCALENDAR\r\n"
-    "VERSION:2.0\r\n"
-    "PRODID:-//coachsync tests//EN\r\n"
-    "BEGIN:VEVENT\r\n"
-    "UID:session-1@example.com\r\n"
-    "DTSTAMP:20250101T090000Z\r\n"
-    "DTSTART:20250110T100000Z\r\n"
-    "DTEND:20250110T110000Z\r\n"
-    "SUMMARY:Coaching with Alice\r\n"
-    "END:VEVENT\r\n"
-    "END:VCALENDAR\r\n"
-)
 TRUNCATED = CALENDAR[: CALENDAR.index("END:VEVENT")]
 HTML_PAGE = b"<!DOCTYPE html>\n<html><body><h1>Sign in</h1></body></html>\n"
 LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
 CUT_OFF = "calendar is cut off: no END:VCALENDAR at the end; was the file still being written?"
 HTML_HINT = "got an HTML page, not an iCalendar file; check the URL and credentials"
-
-
-# --- a real HTTP server -------------------------------------------------------------------------
-
-
-@dataclass
-class Route:
-    """How the server answers one path."""
-
-    status: int = 200
-    body: bytes = CALENDAR.encode()
-    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/calendar; charset=utf-8"})
-    etag: str | None = None  # answer 304 when If-None-Match matches
-    last_modified: str | None = None  # answer 304 when If-Modified-Since matches
-    delay: float = 0.0  # sleep before answering
-    extra_length: int = 0  # declare Content-Length this much larger than the body, then close
-    content_length: bool = True  # False: close-delimited body, as HTTP/1.0 allows
-
-
-@dataclass
-class Seen:
-    """What the server received, so tests assert on the real request."""
-
-    path: str
-    headers: dict[str, str]
-
-
-class FakeCalendarServer(http.server.ThreadingHTTPServer):
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.routes: dict[str, Route] = {}
-        self.seen: list[Seen] = []
-        self.stopping = threading.Event()
-
-    def url(self, path: str, userinfo: str = "") -> str:
-        return f"http://{userinfo}127.0.0.1:{self.server_address[1]}{path}"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: FakeCalendarServer
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up first (timeout tests); that is the point
-
-    def do_GET(self) -> None:
-        self.server.seen.append(Seen(self.path, dict(self.headers.items())))
-        route = self.server.routes.get(self.path)
-        if route is None:
-            self.send_error(404)
-            return
-        if route.delay:
-            self.server.stopping.wait(route.delay)
-        if (route.etag and self.headers.get("If-None-Match") == route.etag) or (
-            route.last_modified and self.headers.get("If-Modified-Since") == route.last_modified
-        ):
-            self.send_response(304)
-            self.end_headers()
-            return
-        self.send_response(route.status)
-        for name, value in route.headers.items():
-            self.send_header(name, value)
-        if route.etag:
-            self.send_header("ETag", route.etag)
-        if route.last_modified:
-            self.send_header("Last-Modified", route.last_modified)
-        if route.content_length:
-            self.send_header("Content-Length", str(len(route.body) + route.extra_length))
-        self.end_headers()
-        self.wfile.write(route.body)
-        self.close_connection = True
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def _serve(httpd: FakeCalendarServer) -> Iterator[FakeCalendarServer]:
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield httpd
-    finally:
-        httpd.stopping.set()  # wake handlers still sleeping
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeCalendarServer]:
-    with _serve(FakeCalendarServer()) as httpd:
-        yield httpd
 
 
 @pytest.fixture
@@ -519,7 +408,7 @@ def test_untrusted_certificate(tmp_path: Path, session: requests.Session) -> Non
     httpd = FakeCalendarServer()
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     httpd.routes["/cal.ics"] = Route()
-    with _serve(httpd):
+    with serve(httpd):
         port = httpd.server_address[1]
         error = _fetch_error(_source(f"https://127.0.0.1:{port}/cal.ics", session))
     assert str(error).startswith(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from scenario import NOW, Coach, vevent
+from http_calendar import FakeCalendarServer, Route
+from scenario import CLIENTS_YAML, NOW, Coach, vcalendar, vevent
 
 from coachsync.app import App, PassFailure
 from coachsync.errors import MassChangeError, SourceError
@@ -14,8 +15,8 @@ from coachsync.model import ChangeKind
 from coachsync.sync import Outcome
 
 BERLIN = ZoneInfo("Europe/Berlin")
-DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=timezone.utc)
-DEC_11 = datetime(2026, 12, 11, 9, 0, tzinfo=timezone.utc)
+DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+DEC_11 = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
@@ -214,8 +215,8 @@ def test_outlook_windows_time_zone_name(coach: Coach, app: App) -> None:
     [record] = app.store.history()
     assert (record.change.client, record.change.old_start, record.change.new_start) == (
         "Bob Builder",
-        datetime(2026, 12, 10, 8, 0, tzinfo=timezone.utc),
-        datetime(2026, 12, 10, 10, 0, tzinfo=timezone.utc),
+        datetime(2026, 12, 10, 8, 0, tzinfo=UTC),
+        datetime(2026, 12, 10, 10, 0, tzinfo=UTC),
     )
 
 
@@ -381,3 +382,55 @@ def test_one_failing_calendar_does_not_stop_the_others(coach: Coach, app: App) -
 
     assert isinstance(result, PassFailure)
     assert "calendar is empty" in result.summary()
+
+
+def url_coach(tmp_path, url: str) -> Coach:  # type: ignore[no-untyped-def]
+    coach = Coach(tmp_path)
+    coach.config_path.write_text(
+        f"database: state/coachsync.db\ntimezone: Europe/Berlin\n"
+        f"calendars:\n  - name: coaching\n    ics_url: {url}\n    timeout: 2\n" + CLIENTS_YAML,
+        encoding="utf-8",
+    )
+    return coach
+
+
+def test_ics_url_calendar_end_to_end_with_conditional_get(tmp_path, server: FakeCalendarServer) -> None:  # type: ignore[no-untyped-def]
+    server.routes["/coach.ics"] = Route(body=vcalendar(alice()).encode(), etag='"v1"')
+    coach = url_coach(tmp_path, server.url("/coach.ics"))
+    app = coach.app()
+
+    first = app.sync_calendar("coaching", NOW)
+    idle = app.sync_calendar("coaching", NOW + HOUR)
+    server.routes["/coach.ics"] = Route(body=vcalendar(alice(start=DEC_11)).encode(), etag='"v2"')
+    moved = app.sync_calendar("coaching", NOW + 2 * HOUR)
+
+    assert [first.outcome, idle.outcome, moved.outcome] == [Outcome.BASELINE, Outcome.UNCHANGED, Outcome.UPDATED]
+    assert [seen.headers.get("If-None-Match") for seen in server.seen] == [None, '"v1"', '"v1"']
+    assert [(r.change.kind.value, r.change.new_start) for r in app.store.history()] == [("moved", DEC_11)]
+    app.store.close()
+
+
+@pytest.mark.parametrize(
+    ("route", "message"),
+    [
+        (Route(status=200, body=b"<html><body>Please sign in</body></html>", headers={"Content-Type": "text/html"}), "HTML"),
+        (Route(status=503, body=b"busy"), "HTTP 503"),
+        (Route(status=200, body=b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"), "cut off"),
+    ],
+    ids=["html-page", "server-error", "truncated"],
+)
+def test_ics_url_failure_records_nothing_and_keeps_the_snapshot(  # type: ignore[no-untyped-def]
+    tmp_path, server: FakeCalendarServer, route: Route, message: str
+) -> None:
+    server.routes["/coach.ics"] = Route(body=vcalendar(alice(), alice("alice-2", DEC_11)).encode())
+    coach = url_coach(tmp_path, server.url("/coach.ics"))
+    app = coach.app()
+    app.sync_calendar("coaching", NOW)
+    server.routes["/coach.ics"] = route
+
+    with pytest.raises(SourceError, match=message):
+        app.sync_calendar("coaching", NOW + HOUR)
+
+    assert app.store.history() == []
+    assert app.store.upcoming_count("coaching", NOW) == 2
+    app.store.close()

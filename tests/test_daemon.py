@@ -1,0 +1,98 @@
+"""`coachsync run` as a real process: it wakes on file writes and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from scenario import Coach, vcalendar, vevent
+
+from coachsync.store import Store
+
+HOUR = timedelta(hours=1)
+START = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0, second=0, minute=0)
+
+
+def session(start: datetime) -> str:
+    return vevent("alice-1", start, start + HOUR, attendees=("alice@example.com",))
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def daemon_coach(tmp_path) -> Coach:  # type: ignore[no-untyped-def]
+    coach = Coach(tmp_path, extra_yaml="debounce_seconds: 0.3\n")
+    coach.write(session(START))
+    return coach
+
+
+@pytest.fixture
+def daemon(daemon_coach: Coach) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "coachsync", "--config", str(daemon_coach.config_path), "run"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def kinds(coach: Coach) -> list[str]:
+    database = coach.root / "state" / "coachsync.db"
+    if not database.exists():
+        return []
+    with Store(database) as store:
+        return [record.change.kind.value for record in store.history()]
+
+
+def baseline_taken(coach: Coach) -> bool:
+    database = coach.root / "state" / "coachsync.db"
+    if not database.exists():
+        return False
+    with Store(database) as store:
+        return store.calendar_state("coaching") is not None
+
+
+def test_daemon_records_a_move_when_the_file_changes_and_stops_on_sigterm(
+    daemon_coach: Coach, daemon: subprocess.Popen[str]
+) -> None:
+    wait_for(lambda: baseline_taken(daemon_coach))
+
+    daemon_coach.write(session(START + 2 * HOUR))
+    wait_for(lambda: kinds(daemon_coach) == ["moved"])
+    daemon.send_signal(signal.SIGTERM)
+
+    assert daemon.wait(timeout=15) == 0
+    assert "received SIGTERM" in daemon.stderr.read()  # type: ignore[union-attr]
+
+
+def test_half_written_file_is_retried_not_read_as_cancellations(
+    daemon_coach: Coach, daemon: subprocess.Popen[str]
+) -> None:
+    wait_for(lambda: baseline_taken(daemon_coach))
+    complete = vcalendar(session(START + 3 * HOUR))
+
+    daemon_coach.write_raw(complete[: len(complete) // 2])
+    time.sleep(1.0)  # the watcher fires on the partial write; that pass must fail and record nothing
+    assert kinds(daemon_coach) == []
+    daemon_coach.write_raw(complete)
+    wait_for(lambda: kinds(daemon_coach) == ["moved"])
+    daemon.send_signal(signal.SIGINT)
+
+    assert daemon.wait(timeout=15) == 0
+    assert "calendar is cut off" in daemon.stderr.read()  # type: ignore[union-attr]
