@@ -18,9 +18,12 @@ class ClientRule:
 class ClientSettings(Protocol):
     """The shape of a configured client (see ``config.ClientConfig``)."""
 
-    name: str
-    emails: Sequence[str]
-    aliases: Sequence[str]
+    @property
+    def name(self) -> str: ...
+    @property
+    def emails(self) -> Sequence[str]: ...
+    @property
+    def aliases(self) -> Sequence[str]: ...
 
 
 class ClientMatcher:

@@ -72,9 +72,9 @@ class Daemon:
         self._wake.set()
 
     def _poll_delay(self, name: str) -> float:
+        # File calendars are woken by the watcher; polling them too is a cheap safety net
+        # (an unchanged file costs one read and a hash) for file systems that send no events.
         calendar = next(c for c in self.app.config.calendars if c.name == name)
-        if calendar.ics_file is not None:
-            return float("inf")  # woken by the watcher instead
         return calendar.poll_interval * random.uniform(0.9, 1.1)
 
     def _retry_delay(self, name: str) -> float:
@@ -86,12 +86,15 @@ class Daemon:
         """One pass over one calendar, then schedule its next one."""
         try:
             report = self.app.sync_calendar(name, self.clock())
-        except CoachsyncError as error:
-            failure = PassFailure(name, error)
+        except Exception as error:  # one calendar's failure must never stop the others
             self._schedule.failures[name] = self._schedule.failures.get(name, 0) + 1
             delay = self._retry_delay(name)
-            log.warning("calendar=%s pass failed, retry in %.0fs: %s", name, delay, error)
-            self.last_results[name] = failure.summary()
+            if isinstance(error, CoachsyncError):
+                log.warning("calendar=%s pass failed, retry in %.0fs: %s", name, delay, error)
+                self.last_results[name] = PassFailure(name, error).summary()
+            else:
+                log.exception("calendar=%s unexpected error, retry in %.0fs", name, delay)
+                self.last_results[name] = f"{name}: FAILED: unexpected {type(error).__name__}"
         else:
             self._schedule.failures.pop(name, None)
             delay = self._poll_delay(name)

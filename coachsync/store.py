@@ -119,7 +119,9 @@ class Store:
     def __init__(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            # One connection per process, used by one thread at a time (the daemon's loop),
+            # which need not be the thread that opened it.
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -148,17 +150,22 @@ class Store:
         self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise CoachsyncError(
-                f"the database {self.path} was written by a newer coachsync (schema {version}); upgrade coachsync"
-            )
-        for number in range(version, SCHEMA_VERSION):
+        """Apply forward migrations; the version is read under the write lock, since the daemon
+        and a CLI command may open a new database at the same moment."""
+        while True:
             with self._transaction() as db:
-                for statement in _MIGRATIONS[number].split(";"):
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise CoachsyncError(
+                        f"the database {self.path} was written by a newer coachsync (schema {version});"
+                        " upgrade coachsync"
+                    )
+                if version == SCHEMA_VERSION:
+                    return
+                for statement in _MIGRATIONS[version].split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+                db.execute(f"PRAGMA user_version = {version + 1}")
 
     @property
     def schema_version(self) -> int:

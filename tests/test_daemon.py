@@ -6,13 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from http_calendar import FakeCalendarServer, Route
 from scenario import Coach, vcalendar, vevent
 
+from coachsync.daemon import Daemon
 from coachsync.store import Store
 
 HOUR = timedelta(hours=1)
@@ -96,3 +99,35 @@ def test_half_written_file_is_retried_not_read_as_cancellations(
 
     assert daemon.wait(timeout=15) == 0
     assert "calendar is cut off" in daemon.stderr.read()  # type: ignore[union-attr]
+
+
+def test_url_calendar_is_polled_and_a_failing_calendar_does_not_stop_the_others(
+    tmp_path, server: FakeCalendarServer  # type: ignore[no-untyped-def]
+) -> None:
+    coach = Coach(tmp_path)
+    coach.write(session(START))
+    server.routes["/booking.ics"] = Route(body=vcalendar(session(START + 24 * HOUR).replace("alice-1", "b1")).encode())
+    coach.config_path.write_text(
+        coach.config_path.read_text().replace(
+            "calendars:\n",
+            "calendars:\n"
+            f"  - name: booking\n    ics_url: {server.url('/booking.ics')}\n    poll_interval: 0.2\n"
+            f"  - name: broken\n    ics_url: {server.url('/missing.ics')}\n    poll_interval: 0.2\n",
+        )
+    )
+    app = coach.app()
+    daemon = Daemon(app)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        wait_for(lambda: daemon.last_results.get("booking") == "booking: baseline taken, 1 events")
+        server.routes["/booking.ics"] = Route(body=vcalendar(session(START + 26 * HOUR).replace("alice-1", "b1")).encode())
+        wait_for(lambda: "1 recorded (1 moved)" in daemon.last_results.get("booking", ""))
+    finally:
+        daemon.stop()
+        thread.join(timeout=10)
+
+    assert not thread.is_alive()
+    assert "answered HTTP 404" in daemon.last_results["broken"]
+    assert daemon.last_results["coaching"] == "coaching: baseline taken, 1 events"
+    app.store.close()
