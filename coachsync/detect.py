@@ -110,7 +110,9 @@ def detect(
         and (new.uid not in rules.horizons or new.start <= rules.horizons[new.uid])
     ]
 
-    series_cancels, moves, vanished, appeared = _whole_series(moves, vanished, appeared, changes, now, rules)
+    series_cancels, moves, vanished, status_cancels, appeared = _whole_series(
+        moves, vanished, status_cancels, appeared, current, changes, now, rules
+    )
     _pair_series_splits(series_cancels, appeared, changes, now, rules)
     _pair_rebookings(vanished, status_cancels, appeared, changes, now, rules)
     changes.extend(_change(ChangeKind.MOVED, move.old, move.new, now, rules) for move in moves)
@@ -121,11 +123,13 @@ def detect(
 def _whole_series(
     moves: list[_Move],
     vanished: list[Occurrence],
+    status_cancels: list[_Move],
     appeared: list[Occurrence],
+    current: Mapping[Key, Occurrence],
     changes: list[Change],
     now: datetime,
     rules: DetectRules,
-) -> tuple[list[list[Occurrence]], list[_Move], list[Occurrence], list[Occurrence]]:
+) -> tuple[list[list[Occurrence]], list[_Move], list[Occurrence], list[_Move], list[Occurrence]]:
     """Fold changes that touch many instances of one series into one record.
 
     Shifting a series changes every instance's RECURRENCE-ID, so it shows as
@@ -146,29 +150,49 @@ def _whole_series(
             vanished_by_uid[old.uid].append(old)
     for new in appeared:
         appeared_by_uid[new.uid].append(new)
+    status_by_uid: dict[str, list[_Move]] = defaultdict(list)
+    for cancel in status_cancels:
+        if cancel.old.recurring:
+            status_by_uid[cancel.old.uid].append(cancel)
+    last_active: dict[str, datetime] = {}
+    for occurrence in current.values():
+        if not occurrence.cancelled and occurrence.start > now:
+            known = last_active.get(occurrence.uid)
+            if known is None or occurrence.start > known:
+                last_active[occurrence.uid] = occurrence.start
 
     folded: set[str] = set()
     series_cancels: list[list[Occurrence]] = []
-    for uid in set(moved_by_uid) | set(vanished_by_uid):
+    for uid in set(moved_by_uid) | set(vanished_by_uid) | set(status_by_uid):
         uid_moves = moved_by_uid.get(uid, [])
         gone = vanished_by_uid.get(uid, [])
+        status_gone = [m.old for m in status_by_uid.get(uid, [])]
         uniform_shift = len({m.new.start - m.old.start for m in uid_moves}) == 1
         affected = [m.old for m in uid_moves] + gone
         arrived = [m.new for m in uid_moves] + appeared_by_uid.get(uid, [])
-        if len(gone) >= SERIES_MIN_INSTANCES and arrived or (not gone and len(uid_moves) >= SERIES_MIN_INSTANCES and uniform_shift):
+        shifted = gone and arrived and not status_gone
+        if shifted or (not gone and len(uid_moves) >= SERIES_MIN_INSTANCES and uniform_shift):
             first_old = min(affected, key=lambda o: o.start)
             first_new = min(arrived, key=lambda o: o.start)
-            changes.append(
-                _change(ChangeKind.SERIES_MOVED, first_old, first_new, now, rules, recurrence_id="", instances=len(affected))
-            )
+            if len(affected) == 1:  # a series down to its last session: that session moved
+                changes.append(_change(ChangeKind.MOVED, first_old, first_new, now, rules))
+            else:
+                changes.append(
+                    _change(
+                        ChangeKind.SERIES_MOVED, first_old, first_new, now, rules, recurrence_id="", instances=len(affected)
+                    )
+                )
             folded.add(uid)
-        elif len(gone) >= SERIES_MIN_INSTANCES and not uid_moves:
-            series_cancels.append(sorted(gone, key=lambda o: o.start))
-            folded.add(uid)
+        elif len(gone) + len(status_gone) >= SERIES_MIN_INSTANCES and not uid_moves and not arrived:
+            ended = sorted(gone + status_gone, key=lambda o: o.start)
+            if last_active.get(uid, ended[0].start) <= ended[0].start:  # nothing of the series goes on after
+                series_cancels.append(ended)
+                folded.add(uid)
     return (
         series_cancels,
         [m for m in moves if m.old.uid not in folded],
         [o for o in vanished if o.uid not in folded],
+        [m for m in status_cancels if m.old.uid not in folded],
         [o for o in appeared if o.uid not in folded],
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from coachsync.detect import DetectRules, cancelled_sessions, detect, is_mass_cancellation
 from coachsync.model import Change, ChangeKind, Occurrence
 
-UTC = timezone.utc
+UTC = UTC
 CAL = "coaching"
 # Monday 2 March 2026, 09:00 UTC: the moment this pass runs.
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -152,7 +152,9 @@ def test_move_is_dated_now_when_last_modified_is_not_believable(
 
 
 def test_first_sight_of_a_calendar_is_a_baseline() -> None:
-    current = snapshot(session("alice-1", NOW + DAY, client="Alice"), weekly("bob-weekly", NOW + 2 * DAY, 5, client="Bob"))
+    current = snapshot(
+        session("alice-1", NOW + DAY, client="Alice"), weekly("bob-weekly", NOW + 2 * DAY, 5, client="Bob")
+    )
 
     assert detect({}, current, NOW) == []
 
@@ -171,9 +173,10 @@ def test_deleted_session_is_a_cancellation() -> None:
 
     changes = detect(snapshot(old), {}, NOW)
 
-    assert [(c.kind, c.uid, c.recurrence_id, c.old_start, c.new_start, c.notice_hours, c.changed_at, c.instances) for c in changes] == [
-        (ChangeKind.CANCELLED, "alice-1", "", NOW + 12 * HOUR, None, 12.0, NOW, 1)
-    ]
+    assert [
+        (c.kind, c.uid, c.recurrence_id, c.old_start, c.new_start, c.notice_hours, c.changed_at, c.instances)
+        for c in changes
+    ] == [(ChangeKind.CANCELLED, "alice-1", "", NOW + 12 * HOUR, None, 12.0, NOW, 1)]
     assert changes[0].client == "Alice"
     assert changes[0].new_uid is None
 
@@ -217,9 +220,9 @@ def test_cancel_and_rebook_for_the_same_client_is_one_rebooking() -> None:
 
     changes = detect(snapshot(old), snapshot(booked), NOW)
 
-    assert [(c.kind, c.uid, c.new_uid, c.old_start, c.new_start, c.notice_hours, c.client, c.instances) for c in changes] == [
-        (ChangeKind.REBOOKED, "calendly-1", "calendly-2", NOW + 20 * HOUR, NOW + 4 * DAY, 20.0, "Alice", 1)
-    ]
+    assert [
+        (c.kind, c.uid, c.new_uid, c.old_start, c.new_start, c.notice_hours, c.client, c.instances) for c in changes
+    ] == [(ChangeKind.REBOOKED, "calendly-1", "calendly-2", NOW + 20 * HOUR, NOW + 4 * DAY, 20.0, "Alice", 1)]
 
 
 def test_status_cancel_and_rebook_for_the_same_client_is_one_rebooking() -> None:
@@ -283,9 +286,10 @@ def test_shifted_series_is_one_series_move() -> None:
 
     changes = detect(snapshot(before), snapshot(after), NOW)
 
-    assert [(c.kind, c.uid, c.recurrence_id, c.instances, c.old_start, c.new_start, c.new_uid, c.notice_hours) for c in changes] == [
-        (ChangeKind.SERIES_MOVED, "alice-weekly", "", 6, NOW + DAY + HOUR, NOW + DAY + 2 * HOUR, None, 25.0)
-    ]
+    assert [
+        (c.kind, c.uid, c.recurrence_id, c.instances, c.old_start, c.new_start, c.new_uid, c.notice_hours)
+        for c in changes
+    ] == [(ChangeKind.SERIES_MOVED, "alice-weekly", "", 6, NOW + DAY + HOUR, NOW + DAY + 2 * HOUR, None, 25.0)]
 
 
 def test_series_whose_sessions_all_moved_by_the_same_offset_is_one_series_move() -> None:
@@ -337,9 +341,9 @@ def test_deleted_series_is_one_cancellation() -> None:
 
     changes = detect(snapshot(before), {}, NOW)
 
-    assert [(c.kind, c.uid, c.recurrence_id, c.instances, c.old_start, c.new_start, c.notice_hours) for c in changes] == [
-        (ChangeKind.CANCELLED, "alice-weekly", "", 7, NOW + 2 * DAY, None, 48.0)
-    ]
+    assert [
+        (c.kind, c.uid, c.recurrence_id, c.instances, c.old_start, c.new_start, c.notice_hours) for c in changes
+    ] == [(ChangeKind.CANCELLED, "alice-weekly", "", 7, NOW + 2 * DAY, None, 48.0)]
     assert cancelled_sessions(changes) == 7
 
 
@@ -387,7 +391,7 @@ def test_two_sessions_skipped_in_a_continuing_series_are_two_cancellations() -> 
 
 
 def test_cancelling_a_whole_series_by_status_is_one_cancellation() -> None:
-    """STATUS:CANCELLED on the series itself cancels it as a whole, like deleting it: one record, not one per session."""
+    """STATUS:CANCELLED on the series itself ends it as a whole, like deleting it: one record, not one per session."""
     first = NOW + DAY
     before = weekly("alice-weekly", first, 6, client="Alice")
     after = [replace(o, cancelled=True) for o in before]
@@ -399,16 +403,19 @@ def test_cancelling_a_whole_series_by_status_is_one_cancellation() -> None:
     ]
 
 
-def test_shifting_a_series_with_one_session_left_is_a_series_move() -> None:
-    """Its last upcoming session gets a new RECURRENCE-ID; that is the series shifted, not a cancel plus a booking."""
+def test_shifting_a_series_with_one_session_left_moves_that_session() -> None:
+    """Its last upcoming session gets a new RECURRENCE-ID; that is a move, not a cancel plus a booking."""
     last = NOW + DAY
-    before = [*weekly("alice-weekly", last - 3 * WEEK, 3, client="Alice"), instance("alice-weekly", last, client="Alice")]
+    before = [
+        *weekly("alice-weekly", last - 3 * WEEK, 3, client="Alice"),
+        instance("alice-weekly", last, client="Alice"),
+    ]
     after = weekly("alice-weekly", last - 3 * WEEK + HOUR, 4, client="Alice")
 
     changes = detect(snapshot(before), snapshot(after), NOW)
 
     assert [(c.kind, c.uid, c.recurrence_id, c.new_uid, c.instances, c.old_start, c.new_start) for c in changes] == [
-        (ChangeKind.SERIES_MOVED, "alice-weekly", "", None, 1, last, last + HOUR)
+        (ChangeKind.MOVED, "alice-weekly", last.isoformat(), None, 1, last, last + HOUR)
     ]
 
 
@@ -495,18 +502,14 @@ clients = st.sampled_from([None, "Alice", "Bob", "Carol"])
 def snapshots(draw: st.DrawFn) -> Snapshot:
     occurrences: list[Occurrence] = []
     for n in range(draw(st.integers(0, 8))):
-        occurrences.append(
-            session(f"single-{n}", draw(offsets), client=draw(clients), cancelled=draw(st.booleans()))
-        )
+        occurrences.append(session(f"single-{n}", draw(offsets), client=draw(clients), cancelled=draw(st.booleans())))
     for n in range(draw(st.integers(0, 3))):
         client = draw(clients)
         first = draw(offsets)
         for i in range(draw(st.integers(1, 6))):
             original = first + i * WEEK
             moved = draw(st.sampled_from([original, original + HOUR, original - DAY]))
-            occurrences.append(
-                instance(f"series-{n}", original, moved, client=client, cancelled=draw(st.booleans()))
-            )
+            occurrences.append(instance(f"series-{n}", original, moved, client=client, cancelled=draw(st.booleans())))
     return snapshot(occurrences)
 
 
@@ -519,7 +522,9 @@ def test_an_unchanged_calendar_has_no_changes(calendar: Snapshot, previous_pass_
 
 
 @st.composite
-def moved_sessions(draw: st.DrawFn, with_clients: bool) -> tuple[Snapshot, Snapshot, dict[str, tuple[datetime, datetime]]]:
+def moved_sessions(
+    draw: st.DrawFn, with_clients: bool
+) -> tuple[Snapshot, Snapshot, dict[str, tuple[datetime, datetime]]]:
     """Single sessions, some moved to distinct future times; returns both snapshots and the moves that count."""
     count = draw(st.integers(1, 25))
     starts = draw(st.lists(offsets, min_size=count, max_size=count))
@@ -537,7 +542,7 @@ def moved_sessions(draw: st.DrawFn, with_clients: bool) -> tuple[Snapshot, Snaps
     )
     after = list(before)
     moves: dict[str, tuple[datetime, datetime]] = {}
-    for index, target in zip(sorted(chosen), targets):
+    for index, target in zip(sorted(chosen), targets, strict=True):
         old = before[index]
         if target == old.start:
             continue

@@ -7,17 +7,17 @@ Every test feeds iCalendar text (CRLF and LF) through ``split_calendar`` and
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from calendars import calendar, valarm, vevent, vtimezone_berlin
+
 from coachsync.clients import ClientMatcher, ClientRule
 from coachsync.ics import ParsedGroups, SplitCalendar, Window, parse_groups, split_calendar
 from coachsync.model import Occurrence
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 CAL = "coaching"
@@ -104,16 +104,20 @@ def test_plain_session_is_one_occurrence_without_recurrence_id(newline: str) -> 
 
 @NEWLINES
 def test_cancelled_plain_session_is_kept_and_marked(newline: str) -> None:
-    text = calendar(vevent("alice-1", "DTSTART:20260305T090000Z", "DTEND:20260305T100000Z", status="CANCELLED"), newline=newline)
+    text = calendar(
+        vevent("alice-1", "DTSTART:20260305T090000Z", "DTEND:20260305T100000Z", status="CANCELLED"), newline=newline
+    )
 
     _, parsed = parse(text)
 
-    assert [(o.start, o.cancelled) for o in parsed.occurrences["alice-1"]] == [(datetime(2026, 3, 5, 9, tzinfo=UTC), True)]
+    assert [(o.start, o.cancelled) for o in parsed.occurrences["alice-1"]] == [
+        (datetime(2026, 3, 5, 9, tzinfo=UTC), True)
+    ]
 
 
 @NEWLINES
 def test_weekly_series_with_a_moved_a_skipped_and_a_cancelled_session(newline: str) -> None:
-    """Mondays 10:00 Berlin from 2 March, six weeks; the 9th moved to Tuesday 15:00, the 16th skipped, the 23rd cancelled."""
+    """Mondays 10:00 Berlin from 2 March, six weeks: the 9th moved to the 10th, the 16th skipped, the 23rd cancelled."""
     text = calendar(
         vevent(
             "alice-weekly",
@@ -222,8 +226,16 @@ def test_google_feed_with_only_x_wr_timezone_reads_times_in_that_zone(newline: s
 def test_windows_time_zone_name_is_read_as_berlin() -> None:
     """Outlook writes TZID=W. Europe Standard Time and sometimes no VTIMEZONE at all."""
     text = calendar(
-        vevent("winter", "DTSTART;TZID=W. Europe Standard Time:20260305T090000", "DTEND;TZID=W. Europe Standard Time:20260305T100000"),
-        vevent("summer", "DTSTART;TZID=W. Europe Standard Time:20260702T090000", "DTEND;TZID=W. Europe Standard Time:20260702T100000"),
+        vevent(
+            "winter",
+            "DTSTART;TZID=W. Europe Standard Time:20260305T090000",
+            "DTEND;TZID=W. Europe Standard Time:20260305T100000",
+        ),
+        vevent(
+            "summer",
+            "DTSTART;TZID=W. Europe Standard Time:20260702T090000",
+            "DTEND;TZID=W. Europe Standard Time:20260702T100000",
+        ),
     )
 
     _, parsed = parse(text, zone=UTC)
@@ -240,7 +252,9 @@ def test_windows_time_zone_name_is_read_as_berlin() -> None:
     [(NEW_YORK, timedelta(hours=-5)), (BERLIN, timedelta(hours=1)), (UTC, timedelta(0))],
     ids=["new-york", "berlin", "utc"],
 )
-def test_floating_time_without_x_wr_timezone_is_read_in_the_coachs_zone(zone: ZoneInfo | timezone, offset: timedelta) -> None:
+def test_floating_time_without_x_wr_timezone_is_read_in_the_coachs_zone(
+    zone: ZoneInfo | timezone, offset: timedelta
+) -> None:
     text = calendar(vevent("floating", "DTSTART:20260305T090000", "DTEND:20260305T100000"))
 
     _, parsed = parse(text, zone=zone)
@@ -382,6 +396,21 @@ def test_only_the_edited_sessions_digest_changes() -> None:
     assert {uid: g.digest for uid, g in reordered.groups.items()} == {uid: g.digest for uid, g in before.groups.items()}
 
 
+def test_a_fresh_dtstamp_alone_changes_no_digest() -> None:
+    """Google stamps every event anew on each download; only a real edit should make a group be read again."""
+    monday = [vevent("alice-1", "DTSTART:20260305T090000Z", dtstamp="DTSTAMP:20260302T080000Z")]
+    tuesday = [vevent("alice-1", "DTSTART:20260305T090000Z", dtstamp="DTSTAMP:20260303T080000Z")]
+    edited = [vevent("alice-1", "DTSTART:20260305T100000Z", dtstamp="DTSTAMP:20260303T080000Z")]
+
+    digest = {
+        name: split_calendar(calendar(*events)).groups["alice-1"].digest
+        for name, events in [("monday", monday), ("tuesday", tuesday), ("edited", edited)]
+    }
+
+    assert digest["tuesday"] == digest["monday"]
+    assert digest["edited"] != digest["monday"]
+
+
 # --- clients ---------------------------------------------------------------
 
 
@@ -420,7 +449,12 @@ def test_attendees_are_lower_cased_and_claim_their_client() -> None:
 )
 def test_alias_claims_a_session_only_as_a_whole_word(summary: str, attendee: str | None, client: str | None) -> None:
     text = calendar(
-        vevent("session-1", "DTSTART:20260305T090000Z", summary=summary, attendees=[f"ATTENDEE:{attendee}"] if attendee else [])
+        vevent(
+            "session-1",
+            "DTSTART:20260305T090000Z",
+            summary=summary,
+            attendees=[f"ATTENDEE:{attendee}"] if attendee else [],
+        )
     )
 
     _, parsed = parse(text, zone=UTC)
@@ -433,3 +467,25 @@ def test_alias_al_does_not_claim_alice() -> None:
 
     assert matcher([], "Coaching with Alice") is None
     assert matcher([], "Coaching with Al") == "Albert"
+
+
+@NEWLINES
+def test_back_to_back_events_are_each_their_own_group_and_never_part_of_the_header(newline: str) -> None:
+    events = [vevent(f"s{n}", f"DTSTART:202603{n + 10:02d}T090000Z", summary="Alice") for n in range(5)]
+    text = calendar(*events).replace("\r\n", newline)
+
+    split = split_calendar(text)
+
+    assert sorted(split.groups) == ["s0", "s1", "s2", "s3", "s4"]
+    assert all(len(group.blocks) == 1 for group in split.groups.values())
+    assert "VEVENT" not in split.header
+
+
+def test_lower_case_property_names_are_still_split_into_events() -> None:
+    text = calendar(vevent("s1", "DTSTART:20260310T090000Z"), vevent("s2", "DTSTART:20260311T090000Z"))
+    text = text.replace("BEGIN:VEVENT", "begin:vevent").replace("END:VEVENT", "end:vevent")
+
+    split = split_calendar(text)
+
+    assert sorted(split.groups) == ["s1", "s2"]
+    assert "vevent" not in split.header.lower()
