@@ -28,7 +28,7 @@ import tracemalloc
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from importlib.metadata import version
 from pathlib import Path
@@ -49,7 +49,7 @@ T = TypeVar("T")
 ZONE = ZoneInfo("Europe/Berlin")
 # Fixed rather than the wall clock so every run builds the same calendars; the
 # half year that follows crosses the March and October DST switches.
-NOW = datetime(2025, 3, 3, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)
 CALENDAR = "coach"
 COACH_EMAIL = "coach@example.com"
 DAYS_BACK, DAYS_AHEAD = 30, 365  # the daemon's default window
@@ -152,7 +152,7 @@ def make_workload(size: int, clients: Sequence[Client]) -> Workload:
         client = rng.choice(clients)
         rrule = None
         if index % SERIES_EVERY == 0:
-            until = (start + timedelta(weeks=rng.randrange(8, 40))).astimezone(timezone.utc)
+            until = (start + timedelta(weeks=rng.randrange(8, 40))).astimezone(UTC)
             rrule = rng.choice(
                 ("FREQ=WEEKLY", f"FREQ=WEEKLY;COUNT={rng.randrange(6, 27)}", f"FREQ=WEEKLY;UNTIL={_utc(until)}")
             )
@@ -177,7 +177,7 @@ def _local(moment: datetime) -> str:
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _text(value: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from .clients import ClientMatcher
 from .config import CalendarConfig, Config
@@ -30,7 +30,7 @@ def build_source(calendar: CalendarConfig) -> Source:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,4 +102,3 @@ class App:
             cancellations=sum(r.change.kind is ChangeKind.CANCELLED for r in own),
             excused=sum(r.excused for r in own),
         )
-

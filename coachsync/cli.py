@@ -72,13 +72,16 @@ class _Context:
 def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     """Watch a coach's calendar and keep a per-client history of reschedules."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # urllib3 logs request paths at debug level, and a private calendar address keeps its token in the path.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
     context = _Context(config_path)
     ctx.obj = context
     ctx.call_on_close(context.close)
 
 
 def _app(ctx: click.Context) -> App:
-    context: _Context = ctx.find_object(_Context)
+    context = ctx.find_object(_Context)
+    assert context is not None  # main() always sets it
     return context.app()
 
 
@@ -154,9 +157,11 @@ def record_json(record: Record, zone: tzinfo) -> dict[str, Any]:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
     lines = [headers, *rows]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
 
 
 def _one_line(text: str, limit: int = 40) -> str:
@@ -223,5 +228,5 @@ def excuse(ctx: click.Context, change_id: int, reason: str) -> None:
     """Mark a recorded change as excused; it then never counts against the client."""
     app = _app(ctx)
     record = app.store.excuse(change_id, " ".join(reason.split()))
-    click.echo(f"change {record.id} ({record.change.kind.value}, {record.change.client or 'no client'}) excused: {record.reason}")
-
+    change = record.change
+    click.echo(f"change {record.id} ({change.kind.value}, {change.client or 'no client'}) excused: {record.reason}")

@@ -117,7 +117,9 @@ class CalendarConfig(_Model):
         # webcal:// is what calendar apps hand out for a subscription; it is fetched over https.
         if parts.scheme.lower() in ("http", "https", "webcal") and parts.netloc:
             return value.strip()
-        raise ValueError(f"expected an http://, https:// or webcal:// URL, got {value!r}")
+        # The value may be a private address with a token in it: never echo it back.
+        got = f"a {parts.scheme}: address" if parts.scheme else "no scheme"
+        raise ValueError(f"expected an http://, https:// or webcal:// URL, got {got}")
 
     @model_validator(mode="after")
     def _one_source(self) -> CalendarConfig:
@@ -174,9 +176,7 @@ class Config(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin'"
-            ) from None
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin'") from None
         return value
 
     @field_validator("calendars")
@@ -205,9 +205,7 @@ def _check_unique(what: str, names: list[str]) -> None:
     first: dict[str, int] = {}
     for index, name in enumerate(names):
         if name in first:
-            raise _Located(
-                f"duplicate {what} name {name!r}", (index, "name"), (first[name], "name")
-            )
+            raise _Located(f"duplicate {what} name {name!r}", (index, "name"), (first[name], "name"))
         first[name] = index
 
 
@@ -244,7 +242,7 @@ def load_config(path: Path | str) -> Config:
         got = _describe(_plain(raw))
         raise ConfigError(file, line, "config", f"expected a mapping of keys at the top level, got {got}")
 
-    lines: dict[Loc, int] = {(): raw.lc.line + 1}
+    lines: dict[Loc, int] = {(): raw.lc.line + 1}  # type: ignore[attr-defined]  # ruamel's CommentedMap
     data = _plain(raw, (), lines)
     if "path" in data:  # `path` is filled in from the file's location, never from YAML
         raise ConfigError(file, lines[("path",)], "path", _unknown_key("path", Config))
@@ -264,9 +262,7 @@ def _parse_yaml(text: str, file: str) -> Any:
         raise ConfigError(file, mark.line + 1 if mark else None, "yaml", _one_line(problem)) from None
     except ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
-        raise ConfigError(
-            file, line, "yaml", f"unacceptable character #x{exc.character:04x}: {exc.reason}"
-        ) from None
+        raise ConfigError(file, line, "yaml", f"unacceptable character #x{exc.character:04x}: {exc.reason}") from None
     except YAMLError as exc:
         raise ConfigError(file, None, "yaml", _one_line(str(exc))) from None
 

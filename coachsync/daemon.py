@@ -18,6 +18,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from .app import App, PassFailure, utc_now
 from .errors import CoachsyncError
@@ -103,7 +104,7 @@ class Daemon:
         with self._lock:
             self._schedule.due[name] = time.monotonic() + delay
 
-    def _start_watcher(self) -> Observer | None:
+    def _start_watcher(self) -> BaseObserver | None:
         paths = {c.ics_file.resolve(): c.name for c in self.app.config.calendars if c.ics_file is not None}
         if not paths:
             return None

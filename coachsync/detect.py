@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from .model import Change, ChangeKind, Occurrence
 
 Key = tuple[str, str, str]
+_T = TypeVar("_T")
 
 # A series counts as moved as a whole once this many of its upcoming sessions move together.
 SERIES_MIN_INSTANCES = 2
@@ -82,26 +84,21 @@ def detect(
     return is seen as ``restored``). Sessions that had started by ``now`` are
     history, not reschedules.
     """
-    moves: list[_Move] = []
-    vanished: list[Occurrence] = []
-    status_cancels: list[_Move] = []
-    changes: list[Change] = []
-
+    diff = _Diff()
     for key, old in previous.items():
         if old.start <= now:
             continue
         new = current.get(key)
         if new is None:
             if not old.cancelled:
-                vanished.append(old)
+                diff.vanished.append(old)
         elif old.cancelled and not new.cancelled:
-            changes.append(_change(ChangeKind.RESTORED, old, new, now, rules))
+            diff.restored.append(_Move(old, new))
         elif new.cancelled and not old.cancelled:
-            status_cancels.append(_Move(old, new))
+            diff.status_cancels.append(_Move(old, new))
         elif not old.cancelled and new.start != old.start:
-            moves.append(_Move(old, new))
-
-    appeared = [
+            diff.moves.append(_Move(old, new))
+    diff.appeared = [
         new
         for key, new in current.items()
         if key not in previous
@@ -110,50 +107,70 @@ def detect(
         and (new.uid not in rules.horizons or new.start <= rules.horizons[new.uid])
     ]
 
-    series_cancels, moves, vanished, status_cancels, appeared = _whole_series(
-        moves, vanished, status_cancels, appeared, current, changes, now, rules
-    )
-    _pair_series_splits(series_cancels, appeared, changes, now, rules)
-    _pair_rebookings(vanished, status_cancels, appeared, changes, now, rules)
-    changes.extend(_change(ChangeKind.MOVED, move.old, move.new, now, rules) for move in moves)
+    changes: list[Change] = []
+    series_cancels = _whole_series(diff, current, changes, now, rules)
+    _pair_series_splits(series_cancels, diff.appeared, changes, now, rules)
+    _pair_rebookings(diff.vanished, diff.status_cancels, diff.appeared, changes, now, rules)
+    changes.extend(_change(ChangeKind.RESTORED, m.old, m.new, now, rules) for m in diff.restored)
+    changes.extend(_change(ChangeKind.MOVED, m.old, m.new, now, rules) for m in diff.moves)
     changes.sort(key=lambda change: (change.old_start, change.uid, change.recurrence_id, change.kind))
     return changes
 
 
+@dataclass
+class _Diff:
+    """Per-occurrence differences, before they are folded into series and rebookings."""
+
+    moves: list[_Move] = field(default_factory=list)
+    vanished: list[Occurrence] = field(default_factory=list)
+    status_cancels: list[_Move] = field(default_factory=list)
+    restored: list[_Move] = field(default_factory=list)
+    appeared: list[Occurrence] = field(default_factory=list)
+
+    def drop(self, uids: set[str]) -> None:
+        """Forget what was already explained as a whole-series change."""
+        self.moves = [m for m in self.moves if m.old.uid not in uids]
+        self.vanished = [o for o in self.vanished if o.uid not in uids]
+        self.status_cancels = [m for m in self.status_cancels if m.old.uid not in uids]
+        self.restored = [m for m in self.restored if m.old.uid not in uids]
+        self.appeared = [o for o in self.appeared if o.uid not in uids]
+
+
+def _by_uid(items: list[_T], uid_of: Callable[[_T], Occurrence]) -> dict[str, list[_T]]:
+    """Group the instances of recurring series by UID."""
+    grouped: dict[str, list[_T]] = defaultdict(list)
+    for item in items:
+        occurrence = uid_of(item)
+        if occurrence.recurring:
+            grouped[occurrence.uid].append(item)
+    return grouped
+
+
 def _whole_series(
-    moves: list[_Move],
-    vanished: list[Occurrence],
-    status_cancels: list[_Move],
-    appeared: list[Occurrence],
+    diff: _Diff,
     current: Mapping[Key, Occurrence],
     changes: list[Change],
     now: datetime,
     rules: DetectRules,
-) -> tuple[list[list[Occurrence]], list[_Move], list[Occurrence], list[_Move], list[Occurrence]]:
+) -> list[list[Occurrence]]:
     """Fold changes that touch many instances of one series into one record.
 
     Shifting a series changes every instance's RECURRENCE-ID, so it shows as
-    instances vanishing and others appearing under the same UID; overrides
-    moved by one common offset are a shift too. A series deleted as a whole is
-    one cancellation. Returns whole-series cancellations still unexplained
-    (a "this and following" edit may have re-created them under a new UID)
-    and what is left to judge one by one.
+    instances vanishing and others appearing (or, when it goes back to an
+    earlier time, returning) under the same UID; overrides moved by one common
+    offset are a shift too. A series cancelled or deleted from some session on
+    is one cancellation; sessions skipped in a series that goes on are each
+    their own. Returns whole-series cancellations still unexplained (a "this
+    and following" edit may have re-created them under a new UID) and leaves
+    in ``diff`` what is left to judge one by one.
     """
-    moved_by_uid: dict[str, list[_Move]] = defaultdict(list)
-    vanished_by_uid: dict[str, list[Occurrence]] = defaultdict(list)
+    moved_by_uid = _by_uid(diff.moves, lambda m: m.old)
+    vanished_by_uid = _by_uid(diff.vanished, lambda o: o)
+    status_by_uid = _by_uid(diff.status_cancels, lambda m: m.old)
+    returned_by_uid = _by_uid(diff.restored, lambda m: m.new)
     appeared_by_uid: dict[str, list[Occurrence]] = defaultdict(list)
-    for move in moves:
-        if move.old.recurring:
-            moved_by_uid[move.old.uid].append(move)
-    for old in vanished:
-        if old.recurring:
-            vanished_by_uid[old.uid].append(old)
-    for new in appeared:
+    for new in diff.appeared:
         appeared_by_uid[new.uid].append(new)
-    status_by_uid: dict[str, list[_Move]] = defaultdict(list)
-    for cancel in status_cancels:
-        if cancel.old.recurring:
-            status_by_uid[cancel.old.uid].append(cancel)
     last_active: dict[str, datetime] = {}
     for occurrence in current.values():
         if not occurrence.cancelled and occurrence.start > now:
@@ -169,7 +186,9 @@ def _whole_series(
         status_gone = [m.old for m in status_by_uid.get(uid, [])]
         uniform_shift = len({m.new.start - m.old.start for m in uid_moves}) == 1
         affected = [m.old for m in uid_moves] + gone
-        arrived = [m.new for m in uid_moves] + appeared_by_uid.get(uid, [])
+        arrived = (
+            [m.new for m in uid_moves] + appeared_by_uid.get(uid, []) + [m.new for m in returned_by_uid.get(uid, [])]
+        )
         shifted = gone and arrived and not status_gone
         if shifted or (not gone and len(uid_moves) >= SERIES_MIN_INSTANCES and uniform_shift):
             first_old = min(affected, key=lambda o: o.start)
@@ -177,24 +196,18 @@ def _whole_series(
             if len(affected) == 1:  # a series down to its last session: that session moved
                 changes.append(_change(ChangeKind.MOVED, first_old, first_new, now, rules))
             else:
-                changes.append(
-                    _change(
-                        ChangeKind.SERIES_MOVED, first_old, first_new, now, rules, recurrence_id="", instances=len(affected)
-                    )
+                series_move = _change(
+                    ChangeKind.SERIES_MOVED, first_old, first_new, now, rules, recurrence_id="", instances=len(affected)
                 )
+                changes.append(series_move)
             folded.add(uid)
         elif len(gone) + len(status_gone) >= SERIES_MIN_INSTANCES and not uid_moves and not arrived:
             ended = sorted(gone + status_gone, key=lambda o: o.start)
             if last_active.get(uid, ended[0].start) <= ended[0].start:  # nothing of the series goes on after
                 series_cancels.append(ended)
                 folded.add(uid)
-    return (
-        series_cancels,
-        [m for m in moves if m.old.uid not in folded],
-        [o for o in vanished if o.uid not in folded],
-        [m for m in status_cancels if m.old.uid not in folded],
-        [o for o in appeared if o.uid not in folded],
-    )
+    diff.drop(folded)
+    return series_cancels
 
 
 def _pair_series_splits(
@@ -215,7 +228,9 @@ def _pair_series_splits(
             (
                 uid
                 for uid, instances in new_series.items()
-                if len(instances) >= SERIES_MIN_INSTANCES and first_old.client is not None and instances[0].client == first_old.client
+                if len(instances) >= SERIES_MIN_INSTANCES
+                and first_old.client is not None
+                and instances[0].client == first_old.client
             ),
             None,
         )

@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import icalendar
 import recurring_ical_events
@@ -29,7 +29,9 @@ _VEVENT_BLOCK = re.compile(
     r"^BEGIN:VEVENT[ \t]*\r?\n.*?^END:VEVENT[ \t]*(?:\r?\n|\Z)", re.MULTILINE | re.DOTALL | re.IGNORECASE
 )
 _UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
-_NESTED = re.compile(r"^BEGIN:(VALARM|VLOCATION|PARTICIPANT)\b.*?^END:\1\b[^\r\n]*", re.MULTILINE | re.DOTALL | re.IGNORECASE)
+_NESTED = re.compile(
+    r"^BEGIN:(VALARM|VLOCATION|PARTICIPANT)\b.*?^END:\1\b[^\r\n]*", re.MULTILINE | re.DOTALL | re.IGNORECASE
+)
 _FOLD = re.compile(r"\r?\n[ \t]")
 _GROUP_MARK = "X-COACHSYNC-GROUP"
 # Without these an event cannot be placed in time; a bad SUMMARY is harmless.
@@ -113,6 +115,13 @@ def _vevent_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _between(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text outside the given spans: calendar properties, time zones, other components."""
+    starts = (0, *(end for _, end in spans))
+    ends = (*(start for start, _ in spans), len(text))
+    return "".join(text[a:b] for a, b in zip(starts, ends, strict=True))
+
+
 def split_calendar(text: str) -> SplitCalendar:
     """Cut calendar text into the shared header and VEVENT groups keyed by UID.
 
@@ -121,10 +130,10 @@ def split_calendar(text: str) -> SplitCalendar:
     re-read whole on every poll.
     """
     spans = _vevent_spans(text)
-    header = "".join(text[a:b] for a, b in zip((0, *(e for _, e in spans)), (*(s for s, _ in spans), len(text))))
+    header = _between(text, spans)
     if "VEVENT" in header.upper():  # property names are case-insensitive: take the slow, exact path
         spans = [m.span() for m in _VEVENT_BLOCK.finditer(text)]
-        header = "".join(text[a:b] for a, b in zip((0, *(e for _, e in spans)), (*(s for s, _ in spans), len(text))))
+        header = _between(text, spans)
     groups: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
     position = 0
@@ -201,7 +210,10 @@ def _drop_broken_and_duplicates(
             broken.add(group_uid)
             log.warning(
                 "calendar=%s uid=%s line=%d: skipped an event that cannot be read (%s); fix it in the calendar",
-                calendar_name, group_uid, split.groups[group_uid].line, problem or "no UID",
+                calendar_name,
+                group_uid,
+                split.groups[group_uid].line,
+                problem or "no UID",
             )
             continue
         recurrence = component.decoded("RECURRENCE-ID").isoformat() if "RECURRENCE-ID" in component else ""
@@ -210,7 +222,9 @@ def _drop_broken_and_duplicates(
         if earlier is not None:
             log.warning(
                 "calendar=%s uid=%s line=%d: the same event appears twice; keeping the one with the highest SEQUENCE",
-                calendar_name, group_uid, split.groups[group_uid].line,
+                calendar_name,
+                group_uid,
+                split.groups[group_uid].line,
             )
             if _sequence(component) < _sequence(earlier):
                 continue
@@ -232,7 +246,7 @@ def _aware(value: date | datetime, zone: tzinfo) -> tuple[datetime, bool]:
 
 def _recurrence_id(value: date | datetime, zone: tzinfo) -> str:
     moment, all_day = _aware(value, zone)
-    return value.isoformat() if all_day else moment.astimezone(timezone.utc).isoformat()
+    return value.isoformat() if all_day else moment.astimezone(UTC).isoformat()
 
 
 def _attendees(instance: icalendar.Component) -> tuple[str, ...]:
@@ -266,7 +280,7 @@ def _occurrence(
         recurrence_id = _recurrence_id(instance.decoded(original), zone)
     last_modified = instance.decoded("LAST-MODIFIED") if "LAST-MODIFIED" in instance else None
     if isinstance(last_modified, datetime) and last_modified.tzinfo is None:
-        last_modified = last_modified.replace(tzinfo=timezone.utc)
+        last_modified = last_modified.replace(tzinfo=UTC)
     summary = str(instance.get("SUMMARY", ""))
     attendees = _attendees(instance)
     return Occurrence(
@@ -302,9 +316,7 @@ def _parse_batch(
             result.occurrences[uid] = []
     # recurring-ical-events stamps a RECURRENCE-ID on plain events too, so ask the source components.
     recurring = {
-        str(c[_GROUP_MARK])
-        for c in calendar.walk("VEVENT")
-        if "RRULE" in c or "RDATE" in c or "RECURRENCE-ID" in c
+        str(c[_GROUP_MARK]) for c in calendar.walk("VEVENT") if "RRULE" in c or "RDATE" in c or "RECURRENCE-ID" in c
     }
     query = recurring_ical_events.of(calendar, keep_recurrence_attributes=True)
     for instance in query.between(window.start, window.end):
@@ -341,13 +353,18 @@ def parse_groups(
             group = split.groups[uids[0]]
             log.warning(
                 "calendar=%s uid=%s line=%d: skipped an event that cannot be read; fix it in the calendar",
-                calendar_name, group.uid, group.line, exc_info=log.isEnabledFor(logging.DEBUG),
+                calendar_name,
+                group.uid,
+                group.line,
+                exc_info=log.isEnabledFor(logging.DEBUG),
             )
             return ParsedGroups(failed={uids[0]})
     middle = len(uids) // 2
     merged = ParsedGroups()
     for half in (uids[:middle], uids[middle:]):
-        part = parse_groups(split, half, calendar_name=calendar_name, window=window, zone=zone, match_client=match_client)
+        part = parse_groups(
+            split, half, calendar_name=calendar_name, window=window, zone=zone, match_client=match_client
+        )
         merged.occurrences.update(part.occurrences)
         merged.failed |= part.failed
     return merged

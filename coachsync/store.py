@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import CoachsyncError, NotFoundError
@@ -106,7 +106,7 @@ class GroupSnapshot:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(timezone.utc).isoformat()
+    return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -126,7 +126,9 @@ class Store:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
         except (OSError, sqlite3.Error) as error:
-            raise CoachsyncError(f"cannot open the database {path}: {error}; check `database:` in the config") from error
+            raise CoachsyncError(
+                f"cannot open the database {path}: {error}; check `database:` in the config"
+            ) from error
         self.path = path
         self._migrate()
 
@@ -202,7 +204,20 @@ class Store:
 
     @staticmethod
     def _occurrence(row: tuple) -> Occurrence:
-        (calendar, uid, recurrence_id, start, end, summary, all_day, cancelled, recurring, attendees, sequence, modified) = row
+        (
+            calendar,
+            uid,
+            recurrence_id,
+            start,
+            end,
+            summary,
+            all_day,
+            cancelled,
+            recurring,
+            attendees,
+            sequence,
+            modified,
+        ) = row
         return Occurrence(
             calendar=calendar,
             uid=uid,
@@ -274,19 +289,40 @@ class Store:
     @staticmethod
     def _occurrence_row(o: Occurrence) -> tuple:
         return (
-            o.calendar, o.uid, o.recurrence_id, _iso(o.start), _iso(o.end), o.summary, int(o.all_day),
-            int(o.cancelled), int(o.recurring), json.dumps(list(o.attendees)), o.sequence, _iso(o.last_modified),
+            o.calendar,
+            o.uid,
+            o.recurrence_id,
+            _iso(o.start),
+            _iso(o.end),
+            o.summary,
+            int(o.all_day),
+            int(o.cancelled),
+            int(o.recurring),
+            json.dumps(list(o.attendees)),
+            o.sequence,
+            _iso(o.last_modified),
         )
 
     @staticmethod
     def _insert_change(db: sqlite3.Connection, change: Change, detected_at: datetime) -> int:
         cursor = db.execute(
             "INSERT INTO changes (calendar, client, uid, recurrence_id, kind, summary, old_start, new_start,"
-            " notice_hours, changed_at, detected_at, new_uid, instances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " notice_hours, changed_at, detected_at, new_uid, instances)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                change.calendar, change.client, change.uid, change.recurrence_id, change.kind.value, change.summary,
-                _iso(change.old_start), _iso(change.new_start), change.notice_hours, _iso(change.changed_at),
-                _iso(detected_at), change.new_uid, change.instances,
+                change.calendar,
+                change.client,
+                change.uid,
+                change.recurrence_id,
+                change.kind.value,
+                change.summary,
+                _iso(change.old_start),
+                _iso(change.new_start),
+                change.notice_hours,
+                _iso(change.changed_at),
+                _iso(detected_at),
+                change.new_uid,
+                change.instances,
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -322,8 +358,24 @@ class Store:
 
     @staticmethod
     def _record(row: tuple) -> Record:
-        (id_, calendar, client, uid, recurrence_id, kind, summary, old_start, new_start, notice_hours, changed_at,
-         detected_at, new_uid, instances, excused, reason) = row
+        (
+            id_,
+            calendar,
+            client,
+            uid,
+            recurrence_id,
+            kind,
+            summary,
+            old_start,
+            new_start,
+            notice_hours,
+            changed_at,
+            detected_at,
+            new_uid,
+            instances,
+            excused,
+            reason,
+        ) = row
         change = Change(
             kind=ChangeKind(kind),
             calendar=calendar,

@@ -92,7 +92,12 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
         to_parse = [uid for uid, group in split.groups.items() if known.get(uid, ("",))[0] != group.digest]
     removed = [uid for uid in known if uid not in split.groups]
     parsed = parse_groups(
-        split, to_parse, calendar_name=name, window=settings.window, zone=settings.zone, match_client=settings.match_client
+        split,
+        to_parse,
+        calendar_name=name,
+        window=settings.window,
+        zone=settings.zone,
+        match_client=settings.match_client,
     )
 
     previous = [
@@ -121,10 +126,15 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
         tombstones=_tombstones(previous, current, now),
         changes=changes,
     )
-    for change, change_id in zip(changes, ids):
+    for change, change_id in zip(changes, ids, strict=False):
         log.info(
             "calendar=%s change=%d kind=%s client=%s old_start=%s notice_hours=%.1f",
-            name, change_id, change.kind.value, change.client or "-", change.old_start.isoformat(), change.notice_hours,
+            name,
+            change_id,
+            change.kind.value,
+            change.client or "-",
+            change.old_start.isoformat(),
+            change.notice_hours,
         )
     return PassReport(
         name,
@@ -146,19 +156,13 @@ def _snapshots(
     split: SplitCalendar, occurrences: dict[str, list[Occurrence]], window: Window
 ) -> dict[str, GroupSnapshot]:
     groups: dict[str, EventGroup] = split.groups
-    return {
-        uid: GroupSnapshot(groups[uid].digest, window.end, tuple(found)) for uid, found in occurrences.items()
-    }
+    return {uid: GroupSnapshot(groups[uid].digest, window.end, tuple(found)) for uid, found in occurrences.items()}
 
 
 def _tombstones(previous: Iterable[Occurrence], current: Iterable[Occurrence], now: datetime) -> list[Occurrence]:
     """Upcoming sessions that vanished, kept as cancelled so that their return reads as `restored`."""
     present = {o.key for o in current}
-    return [
-        dataclasses.replace(o, cancelled=True)
-        for o in previous
-        if o.key not in present and o.start > now
-    ]
+    return [dataclasses.replace(o, cancelled=True) for o in previous if o.key not in present and o.start > now]
 
 
 def _guard_mass_change(store: Store, name: str, changes: list[Change], now: datetime, accepted: bool) -> None:
@@ -170,4 +174,3 @@ def _guard_mass_change(store: Store, name: str, changes: list[Change], now: date
             "mistake (a wrong calendar or an emptied export); nothing was recorded. If it is real, run "
             "`coachsync sync --accept-mass-change`"
         )
-

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
 from click.testing import CliRunner, Result
-from scenario import NOW, Coach, vevent
+from http_calendar import Route
+from scenario import NOW, Coach, vcalendar, vevent
 
 from coachsync.cli import main
 
@@ -29,7 +32,11 @@ def session(uid: str, start: datetime, email: str = "alice@example.com") -> str:
 @pytest.fixture
 def coach_with_history(coach: Coach) -> Coach:
     """Alice moved one session late and cancelled another; Bob kept his."""
-    sessions = [session("a1", DEC_10), session("a2", DEC_10 + timedelta(days=7)), session("b1", DEC_10, "bob@example.com")]
+    sessions = [
+        session("a1", DEC_10),
+        session("a2", DEC_10 + timedelta(days=7)),
+        session("b1", DEC_10, "bob@example.com"),
+    ]
     coach.write(*sessions)
     assert cli(coach, "sync").exit_code == 0
     coach.write(session("a1", NOW + 5 * HOUR), sessions[2])
@@ -89,10 +96,33 @@ def test_history_filters_by_client_and_since(coach_with_history: Coach) -> None:
 def test_history_table_shows_local_times(coach_with_history: Coach) -> None:
     lines = cli(coach_with_history, "history").output.splitlines()
 
-    assert lines[0].split() == ["ID", "DETECTED", "CLIENT", "KIND", "SESSION", "NEW", "TIME", "NOTICE", "H", "EXCUSED", "SUMMARY"]
+    assert lines[0].split() == [
+        "ID",
+        "DETECTED",
+        "CLIENT",
+        "KIND",
+        "SESSION",
+        "NEW",
+        "TIME",
+        "NOTICE",
+        "H",
+        "EXCUSED",
+        "SUMMARY",
+    ]
     assert lines[1].split() == [
-        "1", "2026-11-29", "13:00", "Alice", "Example", "moved", "2026-12-10", "10:00", "2026-12-01", "18:00",
-        "261.0", "no", "Coaching",
+        "1",
+        "2026-11-29",
+        "13:00",
+        "Alice",
+        "Example",
+        "moved",
+        "2026-12-10",
+        "10:00",
+        "2026-12-01",
+        "18:00",
+        "261.0",
+        "no",
+        "Coaching",
     ]
     assert lines[2].split()[5] == "cancelled"
 
@@ -173,3 +203,24 @@ def test_missing_config_points_at_the_option(tmp_path: Path, monkeypatch: pytest
     assert result.exit_code == 2
     assert "pass --config FILE or set $COACHSYNC_CONFIG" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_debug_logging_never_shows_a_private_calendar_address(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    server.routes["/private-TOKEN123/basic.ics"] = Route(body=vcalendar(session("a1", DEC_10)).encode())
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database: {tmp_path / 'db.sqlite'}\ncalendars:\n  - name: coaching\n"
+        f"    ics_url: {server.url('/private-TOKEN123/basic.ics', userinfo='coach:secret@')}\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-m", "coachsync", "--config", str(config), "--log-level", "debug", "sync"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0
+    assert result.stdout == "coaching: baseline taken, 1 events\n"
+    assert "TOKEN123" not in result.stderr + result.stdout
+    assert "secret" not in result.stderr + result.stdout

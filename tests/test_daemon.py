@@ -102,7 +102,8 @@ def test_half_written_file_is_retried_not_read_as_cancellations(
 
 
 def test_url_calendar_is_polled_and_a_failing_calendar_does_not_stop_the_others(
-    tmp_path, server: FakeCalendarServer  # type: ignore[no-untyped-def]
+    tmp_path,
+    server: FakeCalendarServer,  # type: ignore[no-untyped-def]
 ) -> None:
     coach = Coach(tmp_path)
     coach.write(session(START))
@@ -121,7 +122,9 @@ def test_url_calendar_is_polled_and_a_failing_calendar_does_not_stop_the_others(
     thread.start()
     try:
         wait_for(lambda: daemon.last_results.get("booking") == "booking: baseline taken, 1 events")
-        server.routes["/booking.ics"] = Route(body=vcalendar(session(START + 26 * HOUR).replace("alice-1", "b1")).encode())
+        server.routes["/booking.ics"] = Route(
+            body=vcalendar(session(START + 26 * HOUR).replace("alice-1", "b1")).encode()
+        )
         wait_for(lambda: "1 recorded (1 moved)" in daemon.last_results.get("booking", ""))
     finally:
         daemon.stop()

@@ -133,8 +133,7 @@ def test_unknown_charset_is_an_error() -> None:
         (
             CALENDAR.replace("END:VEVENT\r\n", "").encode(),
             None,
-            "cal: calendar is truncated or damaged: 1 BEGIN:VEVENT but 0 END:VEVENT lines; "
-            "export the calendar again",
+            "cal: calendar is truncated or damaged: 1 BEGIN:VEVENT but 0 END:VEVENT lines; export the calendar again",
         ),
         (
             ("BEGIN:VCALENDAR\r\n" + CALENDAR).encode(),
@@ -303,9 +302,7 @@ def test_conditional_get_with_last_modified(server: FakeCalendarServer, session:
     assert "If-None-Match" not in server.seen[1].headers
 
 
-def test_304_to_an_unconditional_request_is_an_error(
-    server: FakeCalendarServer, session: requests.Session
-) -> None:
+def test_304_to_an_unconditional_request_is_an_error(server: FakeCalendarServer, session: requests.Session) -> None:
     server.routes["/cal.ics"] = Route(status=304, body=b"")
     error = _fetch_error(_source(server.url("/cal.ics"), session))
     assert str(error) == (
@@ -352,9 +349,7 @@ def test_304_to_an_unconditional_request_is_an_error(
     ],
     ids=["html-200", "html-500", "503", "401", "403", "204", "empty-200", "close-delimited-cut", "short-body"],
 )
-def test_url_errors(
-    server: FakeCalendarServer, session: requests.Session, route: Route, problem: str
-) -> None:
+def test_url_errors(server: FakeCalendarServer, session: requests.Session, route: Route, problem: str) -> None:
     server.routes["/cal.ics"] = route
     assert str(_fetch_error(_source(server.url("/cal.ics"), session))) == f"{_origin(server)}: {problem}"
 
@@ -398,8 +393,22 @@ def test_webcal_is_fetched_over_https(server: FakeCalendarServer, session: reque
 def test_untrusted_certificate(tmp_path: Path, session: requests.Session) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
         check=True,
         capture_output=True,
     )

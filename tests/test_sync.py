@@ -62,7 +62,10 @@ def test_moved_session_is_recorded_with_its_notice(coach: Coach, app: App) -> No
     change = record.change
     assert report.change_ids == (record.id,)
     assert (change.kind, change.client, change.uid, change.recurrence_id) == (
-        ChangeKind.MOVED, "Alice Example", "alice-1", "",
+        ChangeKind.MOVED,
+        "Alice Example",
+        "alice-1",
+        "",
     )
     assert (change.old_start, change.new_start) == (DEC_10, DEC_11)
     assert change.notice_hours == (DEC_10 - NOW) / HOUR == 213.0
@@ -85,7 +88,9 @@ def test_notice_is_measured_from_last_modified_when_it_is_recent(coach: Coach, a
 def test_cancelled_session_by_deletion_and_by_status(coach: Coach, app: App) -> None:
     coach.write(alice(), alice("alice-2", DEC_11), vevent("x", DEC_10, DEC_10 + HOUR, summary="Admin"))
     app.sync_calendar("coaching", NOW)
-    coach.write(alice("alice-2", DEC_11, extra=("STATUS:CANCELLED",)), vevent("x", DEC_10, DEC_10 + HOUR, summary="Admin"))
+    coach.write(
+        alice("alice-2", DEC_11, extra=("STATUS:CANCELLED",)), vevent("x", DEC_10, DEC_10 + HOUR, summary="Admin")
+    )
 
     app.sync_calendar("coaching", NOW)
 
@@ -151,7 +156,9 @@ def test_override_instance_of_a_weekly_series_moved(coach: Coach, app: App) -> N
     [record] = app.store.history()
     change = record.change
     assert (change.kind, change.client, change.recurrence_id) == (
-        ChangeKind.MOVED, "Carmen Diaz", "2026-12-10T09:00:00+00:00",
+        ChangeKind.MOVED,
+        "Carmen Diaz",
+        "2026-12-10T09:00:00+00:00",
     )
     assert (change.old_start, change.new_start) == (
         datetime(2026, 12, 10, 10, 0, tzinfo=BERLIN),
@@ -185,6 +192,23 @@ def test_series_shifted_as_a_whole_is_one_record(coach: Coach, app: App) -> None
         datetime(2026, 12, 4, 14, 0, tzinfo=BERLIN),
     )
     assert change.instances == 10
+
+
+def test_series_moved_back_to_its_old_time_is_a_second_series_move(coach: Coach, app: App) -> None:
+    coach.write(weekly("carmen-weekly", "20261203T100000"))
+    app.sync_calendar("coaching", NOW)
+    coach.write(weekly("carmen-weekly", "20261203T113000"))
+    app.sync_calendar("coaching", NOW)
+    coach.write(weekly("carmen-weekly", "20261203T100000"))
+
+    app.sync_calendar("coaching", NOW + HOUR)
+
+    records = app.store.history()
+    assert [(r.change.kind.value, r.change.instances) for r in records] == [("series_moved", 10), ("series_moved", 10)]
+    assert (records[1].change.old_start, records[1].change.new_start) == (
+        datetime(2026, 12, 3, 11, 30, tzinfo=BERLIN),
+        datetime(2026, 12, 3, 10, 0, tzinfo=BERLIN),
+    )
 
 
 def test_google_feed_with_only_x_wr_timezone(coach: Coach, app: App) -> None:
@@ -238,14 +262,19 @@ def test_all_day_event_moved(coach: Coach, app: App) -> None:
 def test_cancel_and_rebook_in_one_pass_is_one_rebooked_record(coach: Coach, app: App) -> None:
     coach.write(alice("calendly-1"), vevent("bob-1", DEC_11, DEC_11 + HOUR, attendees=("bob@example.com",)))
     app.sync_calendar("coaching", NOW)
-    coach.write(alice("calendly-2", DEC_11 + 3 * HOUR), vevent("bob-1", DEC_11, DEC_11 + HOUR, attendees=("bob@example.com",)))
+    coach.write(
+        alice("calendly-2", DEC_11 + 3 * HOUR), vevent("bob-1", DEC_11, DEC_11 + HOUR, attendees=("bob@example.com",))
+    )
 
     app.sync_calendar("coaching", NOW)
 
     [record] = app.store.history()
     change = record.change
     assert (change.kind, change.client, change.uid, change.new_uid) == (
-        ChangeKind.REBOOKED, "Alice Example", "calendly-1", "calendly-2",
+        ChangeKind.REBOOKED,
+        "Alice Example",
+        "calendly-1",
+        "calendly-2",
     )
     assert (change.old_start, change.new_start) == (DEC_10, DEC_11 + 3 * HOUR)
 
@@ -413,7 +442,10 @@ def test_ics_url_calendar_end_to_end_with_conditional_get(tmp_path, server: Fake
 @pytest.mark.parametrize(
     ("route", "message"),
     [
-        (Route(status=200, body=b"<html><body>Please sign in</body></html>", headers={"Content-Type": "text/html"}), "HTML"),
+        (
+            Route(status=200, body=b"<html><body>Please sign in</body></html>", headers={"Content-Type": "text/html"}),
+            "HTML",
+        ),
         (Route(status=503, body=b"busy"), "HTTP 503"),
         (Route(status=200, body=b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"), "cut off"),
     ],

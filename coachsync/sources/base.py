@@ -62,9 +62,7 @@ def ensure_complete_calendar(data: bytes, origin: str, content_type: str | None 
     is_calendar_start = _BEGIN_VCALENDAR.match(stripped) is not None
     # A body that really is a calendar wins over a misconfigured Content-Type.
     if stripped.startswith("<") or (media_type in _HTML_TYPES and not is_calendar_start):
-        raise SourceError(
-            f"{origin}: got an HTML page, not an iCalendar file; check the URL and credentials"
-        )
+        raise SourceError(f"{origin}: got an HTML page, not an iCalendar file; check the URL and credentials")
     if not is_calendar_start:
         raise SourceError(
             f"{origin}: not an iCalendar file (it does not start with BEGIN:VCALENDAR); "
@@ -73,8 +71,7 @@ def ensure_complete_calendar(data: bytes, origin: str, content_type: str | None 
     last_break = max(stripped.rfind("\n"), stripped.rfind("\r"))
     if stripped[last_break + 1 :].rstrip().upper() != "END:VCALENDAR":
         raise SourceError(
-            f"{origin}: calendar is cut off: no END:VCALENDAR at the end; "
-            "was the file still being written?"
+            f"{origin}: calendar is cut off: no END:VCALENDAR at the end; was the file still being written?"
         )
     counts = Counter({"BEGIN:VCALENDAR": 1})  # the first line, which _BOUNDARY cannot see
     for boundary, seen in Counter(_BOUNDARY.findall(stripped)).items():

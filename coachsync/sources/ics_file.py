@@ -30,9 +30,7 @@ class IcsFileSource:
         except FileNotFoundError:
             raise SourceError(f"{self.origin}: file not found; check the ics_file path") from None
         except IsADirectoryError:
-            raise SourceError(
-                f"{self.origin}: is a directory, not a file; point ics_file at the .ics file"
-            ) from None
+            raise SourceError(f"{self.origin}: is a directory, not a file; point ics_file at the .ics file") from None
         except PermissionError:
             raise SourceError(
                 f"{self.origin}: permission denied; let the user running coachsync read the file"

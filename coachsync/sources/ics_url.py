@@ -108,8 +108,7 @@ class IcsUrlSource:
             hint = "the server has a problem; try again later"
         elif code == 304:
             hint = (
-                "the request was not conditional, so there is nothing to reuse; "
-                "check the server or a proxy in between"
+                "the request was not conditional, so there is nothing to reuse; check the server or a proxy in between"
             )
         else:
             hint = "expected 200 OK with the whole calendar; check the URL"
@@ -123,10 +122,7 @@ class IcsUrlSource:
             return any(isinstance(e, types) for e in chain)
 
         if has(requests.Timeout, TimeoutError):
-            return (
-                f"did not answer within {self.timeout:g} s; "
-                "check the URL and the network, or raise the timeout"
-            )
+            return f"did not answer within {self.timeout:g} s; check the URL and the network, or raise the timeout"
         if has(ConnectionRefusedError):
             return "refused the connection; check the host and port, and that the server is running"
         if has(socket.gaierror):
