@@ -25,6 +25,7 @@ _MIGRATIONS: tuple[str, ...] = (
         name            TEXT PRIMARY KEY,
         content_digest  TEXT,
         header_digest   TEXT,
+        zone            TEXT,
         sync_state      TEXT NOT NULL DEFAULT '{}',
         last_pass_at    TEXT
     );
@@ -81,6 +82,7 @@ class CalendarState:
     name: str
     content_digest: str | None
     header_digest: str | None
+    zone: str | None
     sync_state: Mapping[str, str]
     last_pass_at: datetime | None
 
@@ -177,11 +179,12 @@ class Store:
 
     def calendar_state(self, name: str) -> CalendarState | None:
         row = self._db.execute(
-            "SELECT content_digest, header_digest, sync_state, last_pass_at FROM calendars WHERE name = ?", (name,)
+            "SELECT content_digest, header_digest, zone, sync_state, last_pass_at FROM calendars WHERE name = ?",
+            (name,),
         ).fetchone()
         if row is None:
             return None
-        return CalendarState(name, row[0], row[1], json.loads(row[2]), _moment(row[3]))
+        return CalendarState(name, row[0], row[1], row[2], json.loads(row[3]), _moment(row[4]))
 
     def group_digests(self, calendar: str) -> dict[str, tuple[str, datetime]]:
         """Each known UID's fingerprint and how far ahead it was expanded."""
@@ -246,6 +249,7 @@ class Store:
         *,
         content_digest: str,
         header_digest: str,
+        zone: str,
         sync_state: Mapping[str, str],
         passed_at: datetime,
         groups: Mapping[str, GroupSnapshot],
@@ -256,11 +260,11 @@ class Store:
         """Write one pass atomically: calendar state, changed groups, new changes. Returns change ids."""
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO calendars (name, content_digest, header_digest, sync_state, last_pass_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET content_digest = excluded.content_digest,"
-                " header_digest = excluded.header_digest, sync_state = excluded.sync_state,"
+                "INSERT INTO calendars (name, content_digest, header_digest, zone, sync_state, last_pass_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET content_digest = excluded.content_digest,"
+                " header_digest = excluded.header_digest, zone = excluded.zone, sync_state = excluded.sync_state,"
                 " last_pass_at = excluded.last_pass_at",
-                (calendar, content_digest, header_digest, json.dumps(dict(sync_state)), _iso(passed_at)),
+                (calendar, content_digest, header_digest, zone, json.dumps(dict(sync_state)), _iso(passed_at)),
             )
             for uid in removed_groups:
                 db.execute("DELETE FROM event_groups WHERE calendar = ? AND uid = ?", (calendar, uid))

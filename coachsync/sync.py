@@ -81,12 +81,18 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     if fetched.text is None:
         return PassReport(name, Outcome.UNCHANGED)
     digest = content_digest(fetched.text)
-    if state is not None and state.content_digest == digest:
+    zone = str(settings.zone)
+    if state is not None and state.content_digest == digest and state.zone == zone:
         return PassReport(name, Outcome.UNCHANGED)
 
     split = split_calendar(fetched.text)
     known = store.group_digests(name)
-    if state is None or state.header_digest != split.header_digest:
+    # All-day and floating times are placed in the coach's zone: after the zone changed, every such
+    # session would look moved, so the calendar is read again as a fresh baseline.
+    baseline = state is None or state.zone != zone
+    if baseline and state is not None:
+        log.info("calendar=%s time zone changed from %s to %s: taking a new baseline", name, state.zone, zone)
+    if state is None or baseline or state.header_digest != split.header_digest:
         to_parse = list(split.groups)  # time zones or calendar-wide settings changed: read everything again
     else:
         to_parse = [uid for uid, group in split.groups.items() if known.get(uid, ("",))[0] != group.digest]
@@ -107,7 +113,7 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     ]
     current = [o for uid in parsed.occurrences for o in parsed.occurrences[uid]]
     changes: list[Change] = []
-    if state is not None:
+    if state is not None and not baseline:
         rules = DetectRules(
             previous_pass_at=state.last_pass_at,
             horizons={uid: expanded_to for uid, (_, expanded_to) in known.items()},
@@ -119,6 +125,7 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
         name,
         content_digest=digest,
         header_digest=split.header_digest,
+        zone=zone,
         sync_state=fetched.state,
         passed_at=now,
         groups=_snapshots(split, parsed.occurrences, settings.window),
@@ -138,7 +145,7 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
         )
     return PassReport(
         name,
-        Outcome.BASELINE if state is None else Outcome.UPDATED,
+        Outcome.BASELINE if baseline else Outcome.UPDATED,
         events=len(split.groups),
         parsed=len(to_parse),
         skipped=len(parsed.failed),

@@ -466,3 +466,21 @@ def test_ics_url_failure_records_nothing_and_keeps_the_snapshot(  # type: ignore
     assert app.store.history() == []
     assert app.store.upcoming_count("coaching", NOW) == 2
     app.store.close()
+
+
+def test_changing_the_coachs_time_zone_takes_a_new_baseline_instead_of_moving_all_day_sessions(
+    coach: Coach, app: App
+) -> None:
+    day = vevent("day", date(2026, 12, 14), date(2026, 12, 15), summary="Intensive day with Carmen")
+    coach.write(day, alice())
+    app.sync_calendar("coaching", NOW)
+    coach.config_path.write_text(coach.config_path.read_text().replace("Europe/Berlin", "America/New_York"))
+    moved_abroad = coach.app()
+
+    rebaselined = moved_abroad.sync_calendar("coaching", NOW + HOUR)
+    coach.write(day, alice(start=DEC_11))
+    later = moved_abroad.sync_calendar("coaching", NOW + 2 * HOUR)
+
+    assert rebaselined.outcome is Outcome.BASELINE
+    assert [(c.kind.value, c.uid) for c in later.changes] == [("moved", "alice-1")]
+    moved_abroad.store.close()
