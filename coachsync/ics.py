@@ -328,6 +328,11 @@ def _parse_batch(
     return result
 
 
+# Events parsed together: large enough to amortise the shared time zones, small enough that a
+# first pass over a big calendar never holds the whole parsed tree in memory at once.
+BATCH_SIZE = 500
+
+
 def parse_groups(
     split: SplitCalendar,
     uids: Iterable[str],
@@ -343,9 +348,24 @@ def parse_groups(
     line and reported in ``failed``, so the caller keeps what it knew of it
     instead of reading it as deleted.
     """
-    uids = list(uids)
-    if not uids:
-        return ParsedGroups()
+    wanted = list(uids)
+    merged = ParsedGroups()
+    for start in range(0, len(wanted), BATCH_SIZE):
+        part = _parse_isolating(split, wanted[start : start + BATCH_SIZE], calendar_name, window, zone, match_client)
+        merged.occurrences.update(part.occurrences)
+        merged.failed |= part.failed
+    return merged
+
+
+def _parse_isolating(
+    split: SplitCalendar,
+    uids: list[str],
+    calendar_name: str,
+    window: Window,
+    zone: tzinfo,
+    match_client: MatchClient,
+) -> ParsedGroups:
+    """Parse a batch; when it fails as a whole, halve it until the damaged event stands alone."""
     try:
         return _parse_batch(split, uids, calendar_name, window, zone, match_client)
     except Exception:  # one damaged event can sink the whole batch: isolate it
@@ -362,9 +382,7 @@ def parse_groups(
     middle = len(uids) // 2
     merged = ParsedGroups()
     for half in (uids[:middle], uids[middle:]):
-        part = parse_groups(
-            split, half, calendar_name=calendar_name, window=window, zone=zone, match_client=match_client
-        )
+        part = _parse_isolating(split, half, calendar_name, window, zone, match_client)
         merged.occurrences.update(part.occurrences)
         merged.failed |= part.failed
     return merged

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from calendars import calendar, valarm, vevent, vtimezone_berlin
 
+from coachsync import ics
 from coachsync.clients import ClientMatcher, ClientRule
 from coachsync.ics import ParsedGroups, SplitCalendar, Window, parse_groups, split_calendar
 from coachsync.model import Occurrence
@@ -489,3 +490,18 @@ def test_lower_case_property_names_are_still_split_into_events() -> None:
 
     assert sorted(split.groups) == ["s1", "s2"]
     assert "vevent" not in split.header.lower()
+
+
+def test_events_are_parsed_in_batches_and_a_damaged_one_is_isolated_in_its_batch(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(ics, "BATCH_SIZE", 2)
+    events = [vevent(f"s{n}", f"DTSTART:202603{n + 10:02d}T090000Z", summary="Alice") for n in range(5)]
+    events[3] = vevent("s3", "DTSTART:2026130XT100000", summary="Alice")
+
+    split, parsed = parse(calendar(*events))
+
+    assert sorted(parsed.occurrences) == ["s0", "s1", "s2", "s4"]
+    assert parsed.failed == {"s3"}
+    assert [len(found) for _, found in sorted(parsed.occurrences.items())] == [1, 1, 1, 1]
+    assert "uid=s3" in caplog.text
