@@ -31,10 +31,12 @@ FIRST_RETRY_SECONDS = 5.0
 
 @dataclass
 class _Schedule:
-    """When each calendar is next due, and how many times in a row it failed."""
+    """When each calendar is next due, how many times in a row it failed, and which were
+    written to while their pass ran (their watcher-set due time must survive that pass)."""
 
     due: dict[str, float] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    written_during_pass: set[str] = field(default_factory=set)
 
 
 class _FileEvents(FileSystemEventHandler):
@@ -54,6 +56,8 @@ class _FileEvents(FileSystemEventHandler):
 
 
 class Daemon:
+    """Keeps every calendar of one config up to date in one process, one pass at a time."""
+
     def __init__(self, app: App, clock: Callable[[], datetime] = utc_now) -> None:
         self.app = app
         self.clock = clock
@@ -70,6 +74,7 @@ class Daemon:
     def _mark_due(self, name: str) -> None:
         with self._lock:
             self._schedule.due[name] = time.monotonic() + self.app.config.debounce_seconds
+            self._schedule.written_during_pass.add(name)
         self._wake.set()
 
     def _poll_delay(self, name: str) -> float:
@@ -85,6 +90,8 @@ class Daemon:
 
     def run_once(self, name: str) -> None:
         """One pass over one calendar, then schedule its next one."""
+        with self._lock:
+            self._schedule.written_during_pass.discard(name)
         try:
             report = self.app.sync_calendar(name, self.clock())
         except Exception as error:  # one calendar's failure must never stop the others
@@ -102,7 +109,8 @@ class Daemon:
             self.last_results[name] = report.summary()
             log.info("%s", report.summary())
         with self._lock:
-            self._schedule.due[name] = time.monotonic() + delay
+            if name not in self._schedule.written_during_pass:  # else the watcher already set it due
+                self._schedule.due[name] = time.monotonic() + delay
 
     def _start_watcher(self) -> BaseObserver | None:
         paths = {c.ics_file.resolve(): c.name for c in self.app.config.calendars if c.ics_file is not None}

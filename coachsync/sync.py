@@ -13,7 +13,6 @@ from enum import StrEnum
 from .detect import DetectRules, cancelled_sessions, detect, is_mass_cancellation
 from .errors import MassChangeError
 from .ics import (
-    EventGroup,
     MatchClient,
     SplitCalendar,
     Window,
@@ -90,10 +89,10 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     # All-day and floating times are placed in the coach's zone: after the zone changed, every such
     # session would look moved, so the calendar is read again as a fresh baseline.
     baseline = state is None or state.zone != zone
-    if baseline and state is not None:
+    if state is not None and state.zone != zone:
         log.info("calendar=%s time zone changed from %s to %s: taking a new baseline", name, state.zone, zone)
-    if state is None or baseline or state.header_digest != split.header_digest:
-        to_parse = list(split.groups)  # time zones or calendar-wide settings changed: read everything again
+    if state is None or state.zone != zone or state.header_digest != split.header_digest:
+        to_parse = list(split.groups)  # first sight, a new zone, or changed VTIMEZONEs: read everything
     else:
         to_parse = [uid for uid, group in split.groups.items() if known.get(uid, ("",))[0] != group.digest]
     removed = [uid for uid in known if uid not in split.groups]
@@ -133,7 +132,7 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
         tombstones=_tombstones(previous, current, now),
         changes=changes,
     )
-    for change, change_id in zip(changes, ids, strict=False):
+    for change, change_id in zip(changes, ids, strict=True):
         log.info(
             "calendar=%s change=%d kind=%s client=%s old_start=%s notice_hours=%.1f",
             name,
@@ -162,8 +161,9 @@ def _rematched(occurrence: Occurrence, match_client: MatchClient) -> Occurrence:
 def _snapshots(
     split: SplitCalendar, occurrences: dict[str, list[Occurrence]], window: Window
 ) -> dict[str, GroupSnapshot]:
-    groups: dict[str, EventGroup] = split.groups
-    return {uid: GroupSnapshot(groups[uid].digest, window.end, tuple(found)) for uid, found in occurrences.items()}
+    return {
+        uid: GroupSnapshot(split.groups[uid].digest, window.end, tuple(found)) for uid, found in occurrences.items()
+    }
 
 
 def _tombstones(previous: Iterable[Occurrence], current: Iterable[Occurrence], now: datetime) -> list[Occurrence]:

@@ -134,3 +134,34 @@ def test_url_calendar_is_polled_and_a_failing_calendar_does_not_stop_the_others(
     assert "answered HTTP 404" in daemon.last_results["broken"]
     assert daemon.last_results["coaching"] == "coaching: baseline taken, 1 events"
     app.store.close()
+
+
+def test_a_write_during_a_pass_gets_a_pass_of_its_own(daemon_coach: Coach) -> None:
+    app = daemon_coach.app()
+    daemon = Daemon(app)
+    real_source = app.sources["coaching"]
+    fetches: list[float] = []
+
+    class WrittenWhileReading:
+        name = real_source.name
+
+        def fetch(self, state):  # type: ignore[no-untyped-def]
+            fetches.append(time.monotonic())
+            fetched = real_source.fetch(state)
+            if len(fetches) == 1:
+                daemon_coach.write(session(START + HOUR))  # the coach saves just after the pass read the file
+                wait_for(lambda: daemon._schedule.written_during_pass == {"coaching"}, 5)
+                time.sleep(0.5)  # let every event of that write arrive while this pass still runs
+            return fetched
+
+    app.sync_calendar("coaching", datetime.now(UTC))  # baseline
+    app.sources["coaching"] = WrittenWhileReading()
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        wait_for(lambda: len(fetches) >= 2, 10)  # poll_interval is 300 s: only the watcher explains this
+        wait_for(lambda: "1 recorded (1 moved)" in daemon.last_results.get("coaching", ""), 10)
+    finally:
+        daemon.stop()
+        thread.join(timeout=10)
+    app.store.close()
