@@ -18,7 +18,7 @@ from . import __version__
 from .app import App, PassFailure, utc_now
 from .config import Config, default_config_path, load_config
 from .daemon import Daemon
-from .errors import CoachsyncError
+from .errors import CoachsyncError, ConfigError
 from .store import Record, Store
 
 log = logging.getLogger("coachsync")
@@ -30,6 +30,9 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except ConfigError as error:
+            click.echo(str(error), err=True)  # already `FILE:LINE: KEY: what is wrong`, like a compiler's
+            ctx.exit(error.exit_code)
         except CoachsyncError as error:
             click.echo(f"coachsync: {error}", err=True)
             ctx.exit(error.exit_code)

@@ -191,7 +191,7 @@ def test_config_error_is_one_line_and_exit_code_2(coach: Coach) -> None:
 
     assert result.exit_code == 2
     assert result.output == (
-        f"coachsync: {coach.config_path}:3: calendars[0].ics_fle: unknown key 'ics_fle'; did you mean 'ics_file'?\n"
+        f"{coach.config_path}:3: calendars[0].ics_fle: unknown key 'ics_fle'; did you mean 'ics_file'?\n"
     )
 
 
