@@ -136,11 +136,11 @@ class _Diff:
         self.appeared = [o for o in self.appeared if o.uid not in uids]
 
 
-def _by_uid(items: list[_T], uid_of: Callable[[_T], Occurrence]) -> dict[str, list[_T]]:
+def _by_uid(items: list[_T], occurrence_of: Callable[[_T], Occurrence]) -> dict[str, list[_T]]:
     """Group the instances of recurring series by UID."""
     grouped: dict[str, list[_T]] = defaultdict(list)
     for item in items:
-        occurrence = uid_of(item)
+        occurrence = occurrence_of(item)
         if occurrence.recurring:
             grouped[occurrence.uid].append(item)
     return grouped

@@ -354,10 +354,9 @@ class Store:
 
     def excuse(self, change_id: int, reason: str) -> Record:
         """Mark a change excused (illness, emergency, coach-initiated): it never counts against the client."""
+        self.record(change_id)  # raises NotFoundError naming the fix
         with self._transaction() as db:
-            updated = db.execute("UPDATE changes SET excused = 1, reason = ? WHERE id = ?", (reason, change_id))
-            if updated.rowcount == 0:
-                raise NotFoundError(f"no recorded change with id {change_id}; see `coachsync history`")
+            db.execute("UPDATE changes SET excused = 1, reason = ? WHERE id = ?", (reason, change_id))
         return self.record(change_id)
 
     @staticmethod
