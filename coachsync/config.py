@@ -12,7 +12,7 @@ import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -41,10 +42,11 @@ DEFAULT_WINDOW_DAYS_AHEAD = 365
 
 ENV_CONFIG = "COACHSYNC_CONFIG"
 
-# A calendar reads from exactly one of these; a new source (caldav) is one more entry.
-SOURCE_KEYS: tuple[str, ...] = ("ics_file", "ics_url")
+# A calendar reads from exactly one of these.
+SOURCE_KEYS: tuple[str, ...] = ("ics_file", "ics_url", "caldav")
 
 Loc = tuple[str | int, ...]
+_SectionModel = TypeVar("_SectionModel", bound=BaseModel)
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 LowerEmail = Annotated[EmailStr, AfterValidator(str.lower)]
 
@@ -84,12 +86,54 @@ def _as_path(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return value.strip()
+    # The value may be a private address with a token in it: never echo it back.
+    got = f"a {parts.scheme}: address" if parts.scheme else "no scheme"
+    raise ValueError(f"expected an http:// or https:// URL, got {got}")
+
+
+class CaldavConfig(_Model):
+    """A calendar collection on a CalDAV server.
+
+    The password is never part of the YAML: it comes from `password_command`,
+    $COACHSYNC_CALDAV_PASSWORD, or the systemd credential `caldav-password`.
+    """
+
+    url: str
+    username: NonEmptyStr | None = None
+    password_command: NonEmptyStr | None = None
+    calendar: NonEmptyStr | None = None
+    verify_tls: bool = True
+    ca_file: Path | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("ca_file", mode="before")
+    @classmethod
+    def _resolve_ca_file(cls, value: Any, info: ValidationInfo) -> Any:
+        return _as_path(value, info)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file not found: {value}")
+        return value
+
+
 class CalendarConfig(_Model):
     """One calendar to watch; `name` keys its sessions in the database."""
 
     name: NonEmptyStr
     ics_file: Path | None = None
     ics_url: str | None = None
+    caldav: CaldavConfig | None = None
     poll_interval: float = Field(default=300.0, gt=0)
     timeout: float = Field(default=30.0, gt=0)
 
@@ -150,6 +194,52 @@ def _default_database() -> Path:
     return platformdirs.user_state_path("coachsync") / "coachsync.db"
 
 
+def _default_outbox() -> Path:
+    return platformdirs.user_state_path("coachsync") / "outbox"
+
+
+class SmtpConfig(_Model):
+    """The coach's mail server. No `username` means no login; the password is never in YAML:
+    it comes from `password_command`, $COACHSYNC_SMTP_PASSWORD, or the systemd credential
+    `smtp-password`."""
+
+    host: NonEmptyStr
+    port: int = Field(default=587, gt=0, le=65535)
+    username: NonEmptyStr | None = None
+    password_command: NonEmptyStr | None = None
+    starttls: bool = True
+    ssl: bool = False
+    timeout: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_encryption(self) -> SmtpConfig:
+        if self.ssl and self.starttls:
+            raise _Located("use either ssl: true (port 465) or starttls: true (port 587), not both", ("ssl",))
+        return self
+
+
+class MailConfig(_Model):
+    """Where policy emails go: `.eml` files in `outbox_dir` (nothing sent), or out through SMTP."""
+
+    mode: Literal["outbox", "smtp"] = "outbox"
+    sender: LowerEmail = Field(default="coach@example.com", alias="from")
+    coach_email: LowerEmail | None = None
+    outbox_dir: Path = Field(default_factory=_default_outbox)
+    templates_dir: Path | None = None
+    smtp: SmtpConfig | None = None
+
+    @field_validator("outbox_dir", "templates_dir", mode="before")
+    @classmethod
+    def _resolve_dirs(cls, value: Any, info: ValidationInfo) -> Any:
+        return _as_path(value, info)
+
+    @model_validator(mode="after")
+    def _smtp_settings(self) -> MailConfig:
+        if self.mode == "smtp" and self.smtp is None:
+            raise _Located("mode is smtp but there is no smtp: section with at least host:", ("mode",))
+        return self
+
+
 class Config(_Model):
     """The whole validated config; `path` is the file it came from, not a YAML key."""
 
@@ -161,9 +251,14 @@ class Config(_Model):
     debounce_seconds: float = Field(default=2.0, ge=0)
     calendars: list[CalendarConfig] = Field(min_length=1)
     clients: list[ClientConfig] = []
+    plugins_dir: Path | None = None
+    # Each plugin validates its own section (see coachsync.plugins), with this file's lines.
     policies: dict[str, Any] = {}
+    mail: MailConfig = Field(default_factory=MailConfig)
 
-    @field_validator("path", "database", mode="before")
+    _lines: dict[Loc, int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("path", "database", "plugins_dir", mode="before")
     @classmethod
     def _resolve_paths(cls, value: Any, info: ValidationInfo) -> Any:
         return _as_path(value, info)
@@ -190,6 +285,21 @@ class Config(_Model):
     def _unique_clients(cls, value: list[ClientConfig]) -> list[ClientConfig]:
         _check_unique("client", [c.name for c in value])
         return value
+
+    @field_validator("plugins_dir")
+    @classmethod
+    def _plugins_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"directory not found: {value}")
+        return value
+
+    def validate_section(self, loc: Loc, model: type[_SectionModel], data: Any) -> _SectionModel:
+        """Validate a section the core does not know (a plugin's `policies.<name>`) with the
+        same FILE:LINE: KEY: problem errors as the rest of the config."""
+        try:
+            return model.model_validate(data, context={"base_dir": self.path.parent})
+        except ValidationError as exc:
+            raise _config_error(exc, str(self.path), self._lines, loc, model) from None
 
     def tzinfo(self) -> datetime.tzinfo:
         """The coach's zone for floating times and display; the system zone when unset."""
@@ -247,9 +357,11 @@ def load_config(path: Path | str) -> Config:
     if "path" in data:  # `path` is filled in from the file's location, never from YAML
         raise ConfigError(file, lines[("path",)], "path", _unknown_key("path", Config))
     try:
-        return Config.model_validate({**data, "path": path}, context={"base_dir": path.parent})
+        config = Config.model_validate({**data, "path": path}, context={"base_dir": path.parent})
     except ValidationError as exc:
         raise _config_error(exc, file, lines) from None
+    config._lines.update(lines)
+    return config
 
 
 def _parse_yaml(text: str, file: str) -> Any:
@@ -304,7 +416,9 @@ def _line(node: Any, kind: str, key: Any) -> int | None:
         return None
 
 
-def _config_error(exc: ValidationError, file: str, lines: dict[Loc, int]) -> ConfigError:
+def _config_error(
+    exc: ValidationError, file: str, lines: dict[Loc, int], prefix: Loc = (), root: type[BaseModel] | None = None
+) -> ConfigError:
     """Report the error nearest the top of the file, as a coach would fix them in order.
 
     Missing keys come last: they are usually the echo of a misspelt key
@@ -312,8 +426,8 @@ def _config_error(exc: ValidationError, file: str, lines: dict[Loc, int]) -> Con
     """
     errors = []
     for error in exc.errors():
-        loc: Loc = tuple(error["loc"])
-        problem = _problem(error)
+        loc: Loc = (*prefix, *error["loc"])
+        problem = _problem(error, root)
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, _Located):
             if cause.first is not None:
@@ -356,14 +470,16 @@ _EXPECTED = {
 }
 
 
-def _problem(error: ErrorDetails) -> str:
+def _problem(error: ErrorDetails, root: type[BaseModel] | None = None) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error["input"]
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {_describe(value)}"
     if kind == "extra_forbidden":
-        return _unknown_key(error["loc"][-1], _model_at(tuple(error["loc"][:-1])))
+        return _unknown_key(error["loc"][-1], _model_at(tuple(error["loc"][:-1]), root or Config))
     if kind == "missing":
         return "required key is missing"
+    if kind == "literal_error":
+        return f"expected {ctx['expected']}, got {_describe(value)}"
     if kind in ("string_too_short", "too_short") and ctx.get("min_length") == 1:
         return "must not be empty"
     if kind == "greater_than":
@@ -380,14 +496,15 @@ def _problem(error: ErrorDetails) -> str:
 
 
 def _unknown_key(key: Any, model: type[BaseModel] | None) -> str:
-    names = [n for n in (model.model_fields if model else ()) if not (model is Config and n == "path")]
+    fields = model.model_fields.items() if model else ()
+    names = [field.alias or name for name, field in fields if not (model is Config and name == "path")]
     close = difflib.get_close_matches(str(key), names, n=1)
     return f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
 
 
-def _model_at(loc: Loc) -> type[BaseModel] | None:
+def _model_at(loc: Loc, root: type[BaseModel]) -> type[BaseModel] | None:
     """The model that validated the mapping at `loc`, for its field names."""
-    model: type[BaseModel] | None = Config
+    model: type[BaseModel] | None = root
     for part in loc:
         if model is None:
             return None

@@ -71,6 +71,60 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX changes_by_client ON changes (client, detected_at);
     """,
+    # version 2: what policies asked for. Every action row carries a UNIQUE idempotency key,
+    # "{change id}:{plugin}:{kind}[:{key}]", or "{plugin}:{kind}:{once_per}" for actions that
+    # are once per client rather than once per change; re-running a pass can never add a second.
+    """
+    CREATE TABLE fees (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        change_id        INTEGER NOT NULL REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        amount           TEXT NOT NULL,
+        currency         TEXT NOT NULL,
+        status           TEXT NOT NULL DEFAULT 'owed' CHECK (status IN ('owed', 'waived')),
+        reason           TEXT NOT NULL,
+        waived_reason    TEXT,
+        created_at       TEXT NOT NULL
+    );
+    CREATE TABLE suggestions (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        change_id        INTEGER NOT NULL REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        text             TEXT NOT NULL,
+        created_at       TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        message_id       TEXT NOT NULL UNIQUE,
+        change_id        INTEGER NOT NULL REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        recipient        TEXT,
+        subject          TEXT NOT NULL,
+        body             TEXT NOT NULL,
+        status           TEXT NOT NULL
+                         CHECK (status IN ('pending_approval', 'queued', 'sent', 'failed', 'discarded')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT,
+        error            TEXT,
+        created_at       TEXT NOT NULL,
+        sent_at          TEXT
+    );
+    CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
+    CREATE TABLE policy_failures (
+        change_id   INTEGER NOT NULL REFERENCES changes (id),
+        plugin      TEXT NOT NULL,
+        error       TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 1,
+        failed_at   TEXT NOT NULL,
+        PRIMARY KEY (change_id, plugin)
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

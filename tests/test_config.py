@@ -88,7 +88,8 @@ def test_full_config_loads_with_resolved_paths_and_lowercased_emails(
 
     config = load_config(path)
 
-    assert config == Config(
+    # Compared as data: the loaded config also carries the line of every key.
+    assert config.model_dump() == Config(
         path=path,
         database=tmp_path / "state" / "coachsync.db",
         timezone="Europe/Berlin",
@@ -109,7 +110,7 @@ def test_full_config_loads_with_resolved_paths_and_lowercased_emails(
             ClientConfig(name="Bob"),
         ],
         policies={"fee": {"enabled": True, "notice_hours": 24, "amount": 40, "currency": "EUR"}},
-    )
+    ).model_dump()
     assert type(config.policies["fee"]) is dict  # plain data for plugins, not ruamel nodes
     assert type(config.policies["fee"]["amount"]) is int
     assert config.tzinfo() == ZoneInfo("Europe/Berlin")
@@ -318,12 +319,12 @@ def test_unknown_key_without_close_match(tmp_path: Path, ics: Path) -> None:
         calendars:
           - name: coaching
             ics_file: coaching.ics
-        mail:
-          mode: outbox
+        newsletter:
+          mode: weekly
         """,
     )
 
-    assert error(path) == f"{path}:4: mail: unknown key 'mail'"
+    assert error(path) == f"{path}:4: newsletter: unknown key 'newsletter'"
 
 
 def test_path_is_not_a_yaml_key(tmp_path: Path, ics: Path) -> None:
@@ -556,7 +557,7 @@ def test_calendar_needs_a_source(tmp_path: Path) -> None:
         """,
     )
 
-    assert error(path) == (f"{path}:3: calendars[0]: no calendar source; give one of ics_file or ics_url")
+    assert error(path) == (f"{path}:3: calendars[0]: no calendar source; give one of ics_file, ics_url or caldav")
 
 
 def test_calendar_with_two_sources(tmp_path: Path, ics: Path) -> None:
@@ -570,7 +571,7 @@ def test_calendar_with_two_sources(tmp_path: Path, ics: Path) -> None:
         """,
     )
 
-    assert error(path) == (f"{path}:2: calendars[0]: give only one of ics_file or ics_url, not ics_file and ics_url")
+    assert error(path) == (f"{path}:2: calendars[0]: give only one of ics_file, ics_url or caldav, not ics_file and ics_url")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,103 @@
+"""The hooks a coachsync plugin can implement.
+
+Every hook is named `coachsync_…`, so a misspelt one is caught when the
+plugin is loaded instead of silently never running. Hooks get plain values
+and return plain values; the core records what they return.
+
+A plugin is a module (or any object) with functions marked `@hookimpl`. Its
+name is the entry-point name (or the file name in `plugins_dir`), and its
+settings are the config section `policies.<name>`. Every hook is documented in
+docs/plugins.md; a test fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel, ConfigDict
+
+from .actions import Action
+from .model import Occurrence
+from .store import Record
+
+PROJECT = "coachsync"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class PolicySettings(BaseModel):
+    """Base of every plugin's settings model: `enabled` is what turns a policy on.
+
+    Strict and closed, like the rest of the config, so a typo in a key or a
+    quoted number is an error with its file and line rather than a default.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """The client a change belongs to, as the coach configured them."""
+
+    name: str
+    emails: tuple[str, ...]
+
+
+# Renders one of the plugin's email templates: (template file name, values) -> (subject, body).
+# Values are data only; calendar text inside them is never read as template code.
+Render = Callable[[str, Mapping[str, Any]], tuple[str, str]]
+
+
+@hookspec
+def coachsync_policy_settings() -> type[PolicySettings]:
+    """Return the pydantic model of this plugin's `policies.<name>` section.
+
+    It must subclass `PolicySettings`. The section is validated at start-up
+    with the same `FILE:LINE: KEY: problem` errors as the rest of the config,
+    and the validated instance is what `coachsync_on_change` receives. A plugin
+    without this hook takes no settings besides `enabled`.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def coachsync_on_change(
+    record: Record,
+    history: Sequence[Record],
+    client: ClientInfo | None,
+    sessions: Sequence[Occurrence],
+    settings: PolicySettings,
+    render: Render,
+    zone: tzinfo,
+    now: datetime,
+) -> Iterable[Action] | None:
+    """Decide what one newly recorded change calls for; return actions, or nothing.
+
+    Called once per plugin for every change recorded in a pass, inside the
+    transaction that records it, so it must not do I/O of its own.
+
+    - `record`: the change just recorded (its `id`, `change.kind`,
+      `change.notice_hours`, …; `excused` is False for a new change).
+    - `history`: the same client's earlier records, oldest first, with their
+      kinds, notice, excused flags and detection times; empty when the change
+      belongs to no client.
+    - `client`: the client's name and emails, or None for an unmatched event.
+    - `sessions`: the client's upcoming, not-cancelled sessions after this
+      pass, earliest first.
+    - `settings`: this plugin's validated settings (`enabled` is always true).
+    - `render`: renders this plugin's email templates (the coach may override
+      them in `mail.templates_dir`).
+    - `zone`: the coach's time zone, for dates in messages.
+    - `now`: the moment of the pass; never read the clock yourself.
+
+    Return `Fee`, `Email` and `Suggestion` values (from `coachsync.actions`).
+    Each is recorded at most once per change, plugin and action (or per
+    `once_per` key), however often the pass runs.
+    """
+    raise NotImplementedError
