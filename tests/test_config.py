@@ -571,7 +571,9 @@ def test_calendar_with_two_sources(tmp_path: Path, ics: Path) -> None:
         """,
     )
 
-    assert error(path) == (f"{path}:2: calendars[0]: give only one of ics_file, ics_url or caldav, not ics_file and ics_url")
+    assert error(path) == (
+        f"{path}:2: calendars[0]: give only one of ics_file, ics_url or caldav, not ics_file and ics_url"
+    )
 
 
 @pytest.mark.parametrize(
