@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime, time, tzinfo
@@ -19,6 +18,8 @@ from .app import App, PassFailure, utc_now
 from .config import Config, default_config_path, load_config
 from .daemon import Daemon
 from .errors import CoachsyncError, ConfigError
+from .logs import configure_logging
+from .notify import Notifier
 from .store import Record, Store
 
 log = logging.getLogger("coachsync")
@@ -74,9 +75,7 @@ class _Context:
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     """Watch a coach's calendar and keep a per-client history of reschedules."""
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    # urllib3 logs request paths at debug level, and a private calendar address keeps its token in the path.
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    configure_logging(log_level)
     context = _Context(config_path)
     ctx.obj = context
     ctx.call_on_close(context.close)
@@ -105,15 +104,20 @@ def sync(ctx: click.Context, accept_mass_change: bool) -> None:
 @main.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
-    """Run in the foreground, watching every calendar until SIGTERM or Ctrl-C."""
-    daemon = Daemon(_app(ctx))
+    """Run in the foreground, watching every calendar until SIGTERM or Ctrl-C; SIGHUP reloads the config."""
+    daemon = Daemon(_app(ctx), notifier=Notifier.from_environment())
 
     def stop(signum: int, _frame: object) -> None:
         log.info("received %s, finishing the current pass", signal.Signals(signum).name)
         daemon.stop()
 
+    def reload(_signum: int, _frame: object) -> None:
+        log.info("received SIGHUP, reloading the config after the current pass")
+        daemon.request_reload()
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
     log.info("watching %d calendar(s); database %s", len(daemon.app.sources), daemon.app.store.path)
     daemon.run()
     log.info("stopped")

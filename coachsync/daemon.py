@@ -3,6 +3,8 @@
 File calendars wake on filesystem events (debounced, so an editor's several
 writes make one pass); URL calendars poll with jitter. A calendar whose read
 fails is retried with exponential backoff and never stops the others.
+SIGHUP (`request_reload`) swaps in the config file's current content between
+passes; a config that does not load leaves the running one in place.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from .app import App, PassFailure, utc_now
+from .config import Config, load_config
 from .errors import CoachsyncError
+from .notify import Notifier
+from .store import Store
+from .sync import Outcome, PassReport
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +64,55 @@ class _FileEvents(FileSystemEventHandler):
 class Daemon:
     """Keeps every calendar of one config up to date in one process, one pass at a time."""
 
-    def __init__(self, app: App, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, app: App, clock: Callable[[], datetime] = utc_now, notifier: Notifier | None = None) -> None:
         self.app = app
         self.clock = clock
+        self.notifier = notifier or Notifier()
         self.stop_event = threading.Event()
+        self._reload_requested = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._schedule = _Schedule()
+        self._observer: BaseObserver | None = None
+        self._next_ping = 0.0
         self.last_results: dict[str, str] = {}
+        self.last_passes: dict[str, str] = {}  # per calendar, short, for systemd's STATUS= line
 
     def stop(self) -> None:
         self.stop_event.set()
         self._wake.set()
 
+    def request_reload(self) -> None:
+        """Reload the config after the current pass; safe to call from a signal handler."""
+        self._reload_requested.set()
+        self._wake.set()
+
+    def status_line(self) -> str:
+        """`coaching: unchanged at 14:03:22; booking: failed at 14:03:25`, in config order."""
+        return "; ".join(f"{name}: {self.last_passes[name]}" for name in self.app.sources if name in self.last_passes)
+
+    def _record_pass(self, name: str, what: str) -> None:
+        at = self.clock().astimezone(self.app.zone).strftime("%H:%M:%S")
+        self.last_passes[name] = f"{what} at {at}"
+        self.notifier.status(self.status_line())
+
+    def _keep_alive(self) -> None:
+        """WATCHDOG=1 at a quarter of systemd's watchdog timeout: twice as often as sd_watchdog_enabled(3) asks."""
+        interval = self.notifier.watchdog_interval
+        now = time.monotonic()
+        if interval is not None and now >= self._next_ping:
+            self.notifier.watchdog()
+            self._next_ping = now + interval / 2
+
+    def _until_ping(self) -> float:
+        if self.notifier.watchdog_interval is None:
+            return float("inf")
+        return max(self._next_ping - time.monotonic(), 0.0)
+
     def _mark_due(self, name: str) -> None:
         with self._lock:
+            if name not in self.app.sources:  # a late event from the watcher of a config reloaded away
+                return
             self._schedule.due[name] = time.monotonic() + self.app.config.debounce_seconds
             self._schedule.written_during_pass.add(name)
         self._wake.set()
@@ -98,16 +138,20 @@ class Daemon:
             self._schedule.failures[name] = self._schedule.failures.get(name, 0) + 1
             delay = self._retry_delay(name)
             if isinstance(error, CoachsyncError):
-                log.warning("calendar=%s pass failed, retry in %.0fs: %s", name, delay, error)
+                log.warning("pass failed, retry in %.0fs: %s", delay, error, extra={"calendar": name})
                 self.last_results[name] = PassFailure(name, error).summary()
             else:
-                log.exception("calendar=%s unexpected error, retry in %.0fs", name, delay)
+                log.exception("unexpected error, retry in %.0fs", delay, extra={"calendar": name})
                 self.last_results[name] = f"{name}: FAILED: unexpected {type(error).__name__}"
+            self._record_pass(name, "failed")
         else:
             self._schedule.failures.pop(name, None)
             delay = self._poll_delay(name)
             self.last_results[name] = report.summary()
-            log.info("%s", report.summary())
+            # An idle calendar is read every few minutes for months: only what changed is worth a line.
+            level = logging.DEBUG if report.outcome is Outcome.UNCHANGED else logging.INFO
+            log.log(level, "%s", report.summary(), extra={"calendar": name})
+            self._record_pass(name, _short(report))
         with self._lock:
             if name not in self._schedule.written_during_pass:  # else the watcher already set it due
                 self._schedule.due[name] = time.monotonic() + delay
@@ -124,24 +168,103 @@ class Daemon:
         observer.start()
         return observer
 
+    def _stop_watcher(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+
+    def _between_passes(self) -> None:
+        self._keep_alive()
+        if self._reload_requested.is_set():
+            self._reload_requested.clear()
+            self.reload()
+
+    def reload(self) -> bool:
+        """Swap in the config file's current content; a config that does not load is logged and the old one kept."""
+        self.notifier.reloading()
+        path = self.app.config.path
+        try:
+            new_app = self._open_app(load_config(path))
+        except CoachsyncError as error:
+            log.error("config reload rejected, keeping the running config: %s", error)
+            self.notifier.ready()
+            return False
+        except Exception:  # e.g. a plugin that raises while loading: the running config stays
+            log.exception("config reload failed, keeping the running config", extra={"config": str(path)})
+            self.notifier.ready()
+            return False
+        old_app = self.app
+        self._stop_watcher()
+        with self._lock:
+            self.app = new_app
+            old_calendars = {c.name: c for c in old_app.config.calendars}
+            schedule = self._schedule
+            for name in set(old_calendars) - set(new_app.sources):
+                schedule.due.pop(name, None)
+                schedule.failures.pop(name, None)
+                schedule.written_during_pass.discard(name)
+                self.last_results.pop(name, None)
+                self.last_passes.pop(name, None)
+            now = time.monotonic()
+            for calendar in new_app.config.calendars:
+                # New or changed calendars pass now; so do files, whose writes during the swap had no watcher.
+                if old_calendars.get(calendar.name) != calendar or calendar.ics_file is not None:
+                    schedule.due[calendar.name] = now
+        self._observer = self._start_watcher()
+        if new_app.store is not old_app.store:
+            old_app.store.close()
+        added = [name for name in new_app.sources if name not in old_calendars]
+        removed = [name for name in old_calendars if name not in new_app.sources]
+        log.info(
+            "config reloaded",
+            extra={"config": str(path), "added": ",".join(added) or "-", "removed": ",".join(removed) or "-"},
+        )
+        self.notifier.ready(self.status_line())
+        return True
+
+    def _open_app(self, config: Config) -> App:
+        """Keep the open store unless `database` changed: reopening the same file would gain nothing."""
+        if config.database == self.app.config.database:
+            return App(config, self.app.store)
+        store = Store(config.database)
+        try:
+            return App(config, store)
+        except BaseException:
+            store.close()
+            raise
+
     def run(self) -> None:
         """Pass over every calendar now, then whenever one is due, until stop() is called."""
-        observer = self._start_watcher()
+        self._observer = self._start_watcher()
+        # The App passed in was built from a checked config, an open database and loaded plugins.
+        self.notifier.ready("starting: first pass over every calendar")
         try:
-            for name in self.app.sources:
-                if self.stop_event.is_set():
-                    break
-                self.run_once(name)
+            with self._lock:
+                start = time.monotonic()
+                for name in self.app.sources:
+                    self._schedule.due.setdefault(name, start)
             while not self.stop_event.is_set():
+                self._between_passes()
                 with self._lock:
                     name, due = min(self._schedule.due.items(), key=lambda item: item[1], default=("", float("inf")))
                 wait = due - time.monotonic()
                 if wait > 0:
-                    self._wake.wait(timeout=min(wait, 60.0))
+                    self._wake.wait(timeout=min(wait, 60.0, self._until_ping()))
                     self._wake.clear()
+                    continue
+                if name not in self.app.sources:  # dropped by a reload
+                    with self._lock:
+                        self._schedule.due.pop(name, None)
                     continue
                 self.run_once(name)
         finally:
-            if observer is not None:
-                observer.stop()
-                observer.join(timeout=5)
+            self.notifier.stopping()
+            self._stop_watcher()
+
+
+def _short(report: PassReport) -> str:
+    """A pass in two or three words, for a status line that must fit on one line."""
+    if report.outcome is Outcome.UPDATED:
+        return f"{len(report.changes)} recorded" if report.changes else "no reschedules"
+    return "baseline taken" if report.outcome is Outcome.BASELINE else "unchanged"

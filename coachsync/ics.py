@@ -21,6 +21,7 @@ import icalendar
 import recurring_ical_events
 import x_wr_timezone
 
+from .logs import format_value
 from .model import Occurrence
 
 log = logging.getLogger(__name__)
@@ -210,8 +211,8 @@ def _drop_broken_and_duplicates(
             broken.add(group_uid)
             log.warning(
                 "calendar=%s uid=%s line=%d: skipped an event that cannot be read (%s); fix it in the calendar",
-                calendar_name,
-                group_uid,
+                format_value(calendar_name),
+                format_value(group_uid),
                 split.groups[group_uid].line,
                 problem or "no UID",
             )
@@ -222,8 +223,8 @@ def _drop_broken_and_duplicates(
         if earlier is not None:
             log.warning(
                 "calendar=%s uid=%s line=%d: the same event appears twice; keeping the one with the highest SEQUENCE",
-                calendar_name,
-                group_uid,
+                format_value(calendar_name),
+                format_value(group_uid),
                 split.groups[group_uid].line,
             )
             if _sequence(component) < _sequence(earlier):
@@ -373,8 +374,8 @@ def _parse_isolating(
             group = split.groups[uids[0]]
             log.warning(
                 "calendar=%s uid=%s line=%d: skipped an event that cannot be read; fix it in the calendar",
-                calendar_name,
-                group.uid,
+                format_value(calendar_name),
+                format_value(group.uid),
                 group.line,
                 exc_info=log.isEnabledFor(logging.DEBUG),
             )

@@ -22,7 +22,7 @@ from .ics import (
 )
 from .model import Change, Occurrence
 from .sources.base import Source
-from .store import GroupSnapshot, Store
+from .store import GroupSnapshot, RunPolicies, Store
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ class PassSettings:
     zone: tzinfo
     match_client: MatchClient
     accept_mass_change: bool = False
+    # Runs the enabled policies over the new changes, inside the pass's transaction.
+    policies: RunPolicies | None = None
 
 
 def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings) -> PassReport:
@@ -90,7 +92,7 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     # session would look moved, so the calendar is read again as a fresh baseline.
     baseline = state is None or state.zone != zone
     if state is not None and state.zone != zone:
-        log.info("calendar=%s time zone changed from %s to %s: taking a new baseline", name, state.zone, zone)
+        log.info("time zone changed from %s to %s: taking a new baseline", state.zone, zone, extra={"calendar": name})
     if state is None or state.zone != zone or state.header_digest != split.header_digest:
         to_parse = list(split.groups)  # first sight, a new zone, or changed VTIMEZONEs: read everything
     else:
@@ -131,16 +133,19 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
         removed_groups=removed,
         tombstones=_tombstones(previous, current, now),
         changes=changes,
+        policies=settings.policies,
     )
     for change, change_id in zip(changes, ids, strict=True):
         log.info(
-            "calendar=%s change=%d kind=%s client=%s old_start=%s notice_hours=%.1f",
-            name,
-            change_id,
-            change.kind.value,
-            change.client or "-",
-            change.old_start.isoformat(),
-            change.notice_hours,
+            "change recorded",
+            extra={
+                "calendar": name,
+                "change": change_id,
+                "kind": change.kind.value,
+                "client": change.client or "-",
+                "old_start": change.old_start.isoformat(),
+                "notice_hours": f"{change.notice_hours:.1f}",
+            },
         )
     return PassReport(
         name,
