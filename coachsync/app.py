@@ -12,6 +12,8 @@ from .config import CalendarConfig, Config
 from .errors import CoachsyncError
 from .ics import window_around
 from .model import ChangeKind
+from .plugins import Plugins, load_plugins
+from .policies import PolicyRunner
 from .sources.base import Source
 from .sources.ics_file import IcsFileSource
 from .sources.ics_url import IcsUrlSource
@@ -61,12 +63,18 @@ class App:
         self.zone: tzinfo = config.tzinfo()
         self.match_client = ClientMatcher.from_settings(config.clients)
         self.sources: dict[str, Source] = {c.name: build_source(c) for c in config.calendars}
+        # Loaded here so that a broken plugin stops the CLI and the daemon before their first pass.
+        self.plugins: Plugins = load_plugins(config)
+        self.policies = PolicyRunner(config, self.plugins, self.match_client, self.zone)
 
     def settings(self, now: datetime, accept_mass_change: bool = False) -> PassSettings:
         window = window_around(now, self.config.window.days_back, self.config.window.days_ahead)
-        return PassSettings(window, self.zone, self.match_client, accept_mass_change)
+        policies = self.policies.for_pass(self.store, now)
+        return PassSettings(window, self.zone, self.match_client, accept_mass_change, policies)
 
     def sync_calendar(self, name: str, now: datetime, accept_mass_change: bool = False) -> PassReport:
+        # Plugins that failed on earlier changes run first, so a change is never tried twice in one pass.
+        self.policies.retry(self.store, name, now)
         return run_pass(self.store, self.sources[name], now, self.settings(now, accept_mass_change))
 
     def sync_all(self, now: datetime, accept_mass_change: bool = False) -> Iterator[PassReport | PassFailure]:

@@ -301,6 +301,10 @@ class Config(_Model):
         except ValidationError as exc:
             raise _config_error(exc, str(self.path), self._lines, loc, model) from None
 
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of a key, for errors found after validation (a policy naming no plugin)."""
+        return _line_of(loc, self._lines) if () in self._lines else None
+
     def tzinfo(self) -> datetime.tzinfo:
         """The coach's zone for floating times and display; the system zone when unset."""
         if self.timezone is not None:

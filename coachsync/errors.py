@@ -35,3 +35,9 @@ class NotFoundError(CoachsyncError):
     """A record named on the command line does not exist."""
 
     exit_code = 2
+
+
+class PluginError(CoachsyncError):
+    """A policy plugin cannot be loaded; the message names it and where it came from."""
+
+    exit_code = 2

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from .errors import CoachsyncError, NotFoundError
@@ -161,12 +162,113 @@ class GroupSnapshot:
     occurrences: tuple[Occurrence, ...]
 
 
+# --- policies: what a pass's policies ask to record, and the ledger they fill ---
+
+
+@dataclass(frozen=True, slots=True)
+class NewFee:
+    """A fee to record; `waived_reason` is set when its change is already excused."""
+
+    key: str
+    change_id: int
+    plugin: str
+    client: str | None
+    amount: Decimal
+    currency: str
+    reason: str
+    waived_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewSuggestion:
+    key: str
+    change_id: int
+    plugin: str
+    client: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewEmail:
+    """An outbox row; `status` is pending_approval, queued, or failed with `error` saying why."""
+
+    key: str
+    message_id: str
+    change_id: int
+    plugin: str
+    client: str | None
+    recipient: str | None
+    subject: str
+    body: str
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFailure:
+    """A plugin raised or returned something invalid for a change; retried on the next pass."""
+
+    change_id: int
+    plugin: str
+    error: str
+    attempts: int = 1
+    failed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyResults:
+    """Everything the policies produced for some changes, written in the caller's transaction."""
+
+    fees: tuple[NewFee, ...] = ()
+    suggestions: tuple[NewSuggestion, ...] = ()
+    emails: tuple[NewEmail, ...] = ()
+    failures: tuple[PolicyFailure, ...] = ()
+    # (change id, plugin) pairs that ran cleanly, so an earlier failure of theirs is cleared.
+    succeeded: tuple[tuple[int, str], ...] = ()
+
+
+# Runs the policies over changes just written, inside the same transaction.
+RunPolicies = Callable[[Sequence[Record]], PolicyResults]
+# Runs one plugin again per (change, plugin) pair that failed before.
+RetryPolicies = Callable[[Sequence[tuple[Record, str]]], PolicyResults]
+
+
+@dataclass(frozen=True, slots=True)
+class FeeEntry:
+    """A fee in the ledger: `owed` until the coach waives it or excuses its change."""
+
+    id: int
+    change_id: int
+    plugin: str
+    client: str | None
+    amount: Decimal
+    currency: str
+    status: str
+    reason: str
+    waived_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionEntry:
+    id: int
+    change_id: int
+    plugin: str
+    client: str | None
+    text: str
+    created_at: datetime
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
 def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+def _excused_reason(reason: str | None) -> str:
+    return f"change excused: {reason}" if reason else "change excused"
 
 
 class Store:
@@ -310,8 +412,14 @@ class Store:
         removed_groups: Iterable[str],
         tombstones: Iterable[Occurrence],
         changes: Iterable[Change],
+        policies: RunPolicies | None = None,
     ) -> list[int]:
-        """Write one pass atomically: calendar state, changed groups, new changes. Returns change ids."""
+        """Write one pass atomically: calendar state, changed groups, new changes and what the
+        policies made of them. Returns change ids.
+
+        `policies` runs inside the transaction and reads through this store's one connection,
+        so it sees the new snapshot and records; if anything fails, nothing of the pass is kept.
+        """
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO calendars (name, content_digest, header_digest, zone, sync_state, last_pass_at)"
@@ -342,7 +450,10 @@ class Store:
                 "DELETE FROM occurrences WHERE calendar = ? AND cancelled = 1 AND start <= ?",
                 (calendar, _iso(passed_at)),
             )
-            return [self._insert_change(db, change, passed_at) for change in changes]
+            ids = [self._insert_change(db, change, passed_at) for change in changes]
+            if policies is not None and ids:
+                self._write_results(db, policies([self.record(i) for i in ids]), passed_at)
+            return ids
 
     @staticmethod
     def _occurrence_row(o: Occurrence) -> tuple:
@@ -407,10 +518,15 @@ class Store:
         return self._record(row)
 
     def excuse(self, change_id: int, reason: str) -> Record:
-        """Mark a change excused (illness, emergency, coach-initiated): it never counts against the client."""
+        """Mark a change excused (illness, emergency, coach-initiated): it never counts against the client,
+        and the fees it raised are waived in the same transaction."""
         self.record(change_id)  # raises NotFoundError naming the fix
         with self._transaction() as db:
             db.execute("UPDATE changes SET excused = 1, reason = ? WHERE id = ?", (reason, change_id))
+            db.execute(
+                "UPDATE fees SET status = 'waived', waived_reason = ? WHERE change_id = ? AND status = 'owed'",
+                (_excused_reason(reason), change_id),
+            )
         return self.record(change_id)
 
     @staticmethod
@@ -448,3 +564,131 @@ class Store:
             instances=instances,
         )
         return Record(id_, change, datetime.fromisoformat(detected_at), bool(excused), reason)
+
+    # --- policies: fees, suggestions, new outbox rows, failures ----------
+
+    def upcoming_sessions(self, now: datetime) -> list[Occurrence]:
+        """Every calendar's sessions still ahead and not cancelled, earliest first."""
+        rows = self._db.execute(
+            "SELECT * FROM occurrences WHERE cancelled = 0 AND start > ? ORDER BY start, calendar, uid, recurrence_id",
+            (_iso(now),),
+        )
+        return [self._occurrence(row) for row in rows]
+
+    def retry_policies(self, calendar: str, retry: RetryPolicies, now: datetime) -> PolicyResults:
+        """Run the plugins that failed on this calendar's changes again, recording what they
+        return in one transaction; a pair that succeeds is no longer pending."""
+        if not self.policy_failures(calendar):
+            return PolicyResults()  # the common case takes no write lock
+        with self._transaction() as db:
+            pending = [(self.record(f.change_id), f.plugin) for f in self.policy_failures(calendar)]
+            results = retry(pending) if pending else PolicyResults()
+            self._write_results(db, results, now)
+            return results
+
+    def policy_failures(self, calendar: str | None = None) -> list[PolicyFailure]:
+        """(change, plugin) pairs still waiting for a successful run, oldest change first."""
+        query = (
+            "SELECT f.change_id, f.plugin, f.error, f.attempts, f.failed_at FROM policy_failures f"
+            " JOIN changes c ON c.id = f.change_id"
+        )
+        arguments: tuple[str, ...] = ()
+        if calendar is not None:
+            query += " WHERE c.calendar = ?"
+            arguments = (calendar,)
+        rows = self._db.execute(query + " ORDER BY f.change_id, f.plugin", arguments)
+        return [PolicyFailure(c, p, e, a, datetime.fromisoformat(t)) for c, p, e, a, t in rows]
+
+    @staticmethod
+    def _write_results(db: sqlite3.Connection, results: PolicyResults, now: datetime) -> None:
+        # ON CONFLICT on the key alone: a repeat is skipped, while any other broken constraint still fails.
+        created = _iso(now)
+        db.executemany(
+            "INSERT INTO fees (idempotency_key, change_id, plugin, client, amount, currency, status, reason,"
+            " waived_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            [
+                (
+                    f.key,
+                    f.change_id,
+                    f.plugin,
+                    f.client,
+                    str(f.amount),
+                    f.currency,
+                    "owed" if f.waived_reason is None else "waived",
+                    f.reason,
+                    f.waived_reason,
+                    created,
+                )
+                for f in results.fees
+            ],
+        )
+        db.executemany(
+            "INSERT INTO suggestions (idempotency_key, change_id, plugin, client, text, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            [(s.key, s.change_id, s.plugin, s.client, s.text, created) for s in results.suggestions],
+        )
+        db.executemany(
+            "INSERT INTO outbox (idempotency_key, message_id, change_id, plugin, client, recipient, subject, body,"
+            " status, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            [
+                (e.key, e.message_id, e.change_id, e.plugin, e.client, e.recipient, e.subject, e.body, e.status)
+                + (e.error, created)
+                for e in results.emails
+            ],
+        )
+        db.executemany(
+            "INSERT INTO policy_failures (change_id, plugin, error, failed_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (change_id, plugin) DO UPDATE SET error = excluded.error,"
+            " attempts = attempts + 1, failed_at = excluded.failed_at",
+            [(f.change_id, f.plugin, f.error, created) for f in results.failures],
+        )
+        db.executemany("DELETE FROM policy_failures WHERE change_id = ? AND plugin = ?", results.succeeded)
+
+    def fees(self, client: str | None = None) -> list[FeeEntry]:
+        """The fee ledger, oldest first, optionally for one client (any upper/lower case)."""
+        query = "SELECT * FROM fees"
+        arguments: tuple[str, ...] = ()
+        if client is not None:
+            query += " WHERE lower(client) = lower(?)"
+            arguments = (client,)
+        return [self._fee(row) for row in self._db.execute(query + " ORDER BY id", arguments)]
+
+    def fee(self, fee_id: int) -> FeeEntry:
+        row = self._db.execute("SELECT * FROM fees WHERE id = ?", (fee_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no fee with id {fee_id}; see `coachsync fees`")
+        return self._fee(row)
+
+    def waive_fee(self, fee_id: int, reason: str) -> FeeEntry:
+        """Waive an owed fee; a fee already waived keeps its first reason."""
+        self.fee(fee_id)  # raises NotFoundError naming the fix
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE fees SET status = 'waived', waived_reason = ? WHERE id = ? AND status = 'owed'",
+                (reason, fee_id),
+            )
+        return self.fee(fee_id)
+
+    def suggestions(self) -> list[SuggestionEntry]:
+        rows = self._db.execute(
+            "SELECT id, change_id, plugin, client, text, created_at FROM suggestions ORDER BY id"
+        ).fetchall()
+        return [SuggestionEntry(i, c, p, cl, t, datetime.fromisoformat(at)) for i, c, p, cl, t, at in rows]
+
+    @staticmethod
+    def _fee(row: tuple) -> FeeEntry:
+        id_, _key, change_id, plugin, client, amount, currency, status, reason, waived_reason, created_at = row
+        return FeeEntry(
+            id=id_,
+            change_id=change_id,
+            plugin=plugin,
+            client=client,
+            amount=Decimal(amount),
+            currency=currency,
+            status=status,
+            reason=reason,
+            waived_reason=waived_reason,
+            created_at=datetime.fromisoformat(created_at),
+        )

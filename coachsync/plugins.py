@@ -1,0 +1,256 @@
+"""Finding, loading and checking policy plugins, and their validated settings.
+
+A plugin comes from the `coachsync` entry-point group (the built-in policies
+register there too) or is a `*.py` file in the config's `plugins_dir`. Every
+plugin found is imported and checked at start-up, enabled or not, so a broken
+one stops the daemon with its name instead of failing later; only those with
+`policies.<name>.enabled: true` stay registered, the others are blocked.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib.metadata
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from pydantic import ConfigDict
+
+from . import hookspecs
+from .config import Config
+from .errors import ConfigError, PluginError
+from .hookspecs import PolicySettings
+
+GROUP = "coachsync"
+BUILT_IN_PACKAGE = "coachsync_plugins"
+
+
+class Source:
+    """Where a plugin came from, as `coachsync plugins` shows it."""
+
+    BUILT_IN = "built-in"
+    ENTRY_POINT = "entry point"
+    LOCAL_FILE = "local file"
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """One plugin as `coachsync plugins` lists it; `origin` is the entry point's value or the file."""
+
+    name: str
+    source: str
+    origin: str
+    version: str | None
+    enabled: bool
+    hooks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plugins:
+    """The checked plugin manager, with each enabled plugin's settings and template directory."""
+
+    manager: pluggy.PluginManager
+    infos: tuple[PluginInfo, ...]
+    settings: Mapping[str, PolicySettings]
+    template_dirs: Mapping[str, Path | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A plugin discovered but not imported yet."""
+
+    name: str
+    source: str
+    origin: str
+    version: str | None
+    load: Callable[[], object]
+
+
+class _Switch(PolicySettings):
+    """Reads only `enabled` from a section: a disabled policy's other settings are checked once it is on."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def load_plugins(config: Config) -> Plugins:
+    """Discover, import, register and check every plugin; raise PluginError or ConfigError naming it."""
+    found = _discover(config)
+    _check_policy_keys(config, [f.name for f in found])
+
+    manager = pluggy.PluginManager(GROUP)
+    manager.add_hookspecs(hookspecs)
+    hooks: dict[str, tuple[str, ...]] = {}
+    modules: dict[str, object] = {}
+    for plugin in found:
+        module = _import(plugin)
+        try:
+            manager.register(module, name=plugin.name)
+        except (ValueError, pluggy.PluginValidationError) as error:
+            raise _plugin_error(plugin, f"cannot be registered: {_one_line(str(error))}") from None
+        callers = manager.get_hookcallers(module) or []
+        for caller in callers:
+            if not caller.has_spec():
+                raise _plugin_error(plugin, _unknown_hook(caller.name))
+            if any(
+                impl.plugin_name == plugin.name and (impl.hookwrapper or impl.wrapper)
+                for impl in caller.get_hookimpls()
+            ):
+                raise _plugin_error(
+                    plugin, f"wraps {caller.name}, but coachsync hooks cannot be wrapped; drop wrapper=True"
+                )
+        hooks[plugin.name] = tuple(sorted(caller.name for caller in callers))
+        modules[plugin.name] = module
+    try:
+        manager.check_pending()  # a backstop: the loop above already names each unknown hook
+    except pluggy.PluginValidationError as error:
+        raise PluginError(f"a plugin implements an unknown hook: {_one_line(str(error))}") from None
+
+    enabled = {f.name for f in found if _enabled(config, f.name)}
+    for plugin in found:
+        if plugin.name not in enabled:
+            manager.set_blocked(plugin.name)  # listed, never called
+    by_name = {f.name: f for f in found}
+    settings = {name: _settings(config, manager, by_name[name]) for name in sorted(enabled)}
+    infos = tuple(
+        PluginInfo(f.name, f.source, f.origin, f.version, f.name in enabled, hooks[f.name])
+        for f in sorted(found, key=lambda f: f.name)
+    )
+    return Plugins(
+        manager=manager,
+        infos=infos,
+        settings=settings,
+        template_dirs={name: _templates_dir(modules[name]) for name in enabled},
+    )
+
+
+def _discover(config: Config) -> list[_Found]:
+    found: dict[str, _Found] = {}
+    for entry_point in sorted(importlib.metadata.entry_points(group=GROUP), key=lambda e: (e.name, e.value)):
+        built_in = entry_point.module.partition(".")[0] == BUILT_IN_PACKAGE
+        plugin = _Found(
+            name=entry_point.name,
+            source=Source.BUILT_IN if built_in else Source.ENTRY_POINT,
+            origin=entry_point.value,
+            version=entry_point.dist.version if entry_point.dist is not None else None,
+            load=entry_point.load,
+        )
+        if plugin.name in found and found[plugin.name].origin != plugin.origin:
+            other = found[plugin.name]
+            raise PluginError(
+                f"two installed plugins are named {plugin.name!r} ({other.origin} and {plugin.origin});"
+                " uninstall one of them"
+            )
+        found[plugin.name] = plugin
+    for path in _local_files(config.plugins_dir):
+        name = path.stem
+        if name in found:
+            raise PluginError(
+                f"local plugin {path} has the name of the installed plugin {name!r}"
+                f" ({found[name].source} {found[name].origin}); rename the file"
+            )
+        found[name] = _Found(name, Source.LOCAL_FILE, str(path), None, _file_loader(name, path))
+    return list(found.values())
+
+
+def _local_files(directory: Path | None) -> list[Path]:
+    """`*.py` files of the coach's plugins_dir; names starting with `_` are helpers, not plugins."""
+    if directory is None:
+        return []
+    return sorted(p for p in directory.glob("*.py") if p.is_file() and not p.name.startswith(("_", ".")))
+
+
+def _file_loader(name: str, path: Path) -> Callable[[], object]:
+    def load() -> ModuleType:
+        # A private module name per file, so a plugin file never shadows or replaces a real module.
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+        module_name = f"_coachsync_local_plugin_{digest}_{name.replace('-', '_')}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses and pydantic look their module up while it runs
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        return module
+
+    return load
+
+
+def _import(plugin: _Found) -> object:
+    try:
+        return plugin.load()
+    except Exception as error:  # any failure of third-party code is the plugin's, and named as such
+        raise _plugin_error(plugin, f"failed to load: {type(error).__name__}: {_one_line(str(error))}") from None
+
+
+def _plugin_error(plugin: _Found, problem: str) -> PluginError:
+    fix = "fix the file or move it out of plugins_dir" if plugin.source == Source.LOCAL_FILE else "fix or uninstall it"
+    return PluginError(f"plugin {plugin.name!r} ({plugin.source} {plugin.origin}) {problem}; {fix}")
+
+
+def _unknown_hook(name: str) -> str:
+    known = [n for n in dir(hookspecs) if n.startswith("coachsync_")]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (coachsync hooks: {', '.join(known)})"
+    return f"implements {name}, which is not a coachsync hook{hint}"
+
+
+def _check_policy_keys(config: Config, names: Iterable[str]) -> None:
+    installed = sorted(names)
+    for key in config.policies:
+        if key not in installed:
+            close = difflib.get_close_matches(str(key), installed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; see `coachsync plugins`"
+            raise ConfigError(
+                str(config.path),
+                config.line_of(("policies", key)),
+                f"policies.{key}",
+                f"no plugin named {key!r} is installed{hint}",
+            )
+
+
+def _enabled(config: Config, name: str) -> bool:
+    if name not in config.policies:
+        return False
+    return config.validate_section(("policies", name), _Switch, config.policies[name]).enabled
+
+
+def _settings(config: Config, manager: pluggy.PluginManager, plugin: _Found) -> PolicySettings:
+    """Validate `policies.<name>` with the model the plugin itself declares."""
+    model: Any = PolicySettings
+    for impl in manager.hook.coachsync_policy_settings.get_hookimpls():
+        if impl.plugin_name != plugin.name:
+            continue
+        try:
+            model = impl.function()
+        except Exception as error:
+            raise _plugin_error(
+                plugin, f"coachsync_policy_settings failed: {type(error).__name__}: {_one_line(str(error))}"
+            ) from None
+        if not (isinstance(model, type) and issubclass(model, PolicySettings)):
+            raise _plugin_error(
+                plugin,
+                f"coachsync_policy_settings returned {model!r}, not a subclass of coachsync.hookspecs.PolicySettings",
+            )
+    return config.validate_section(("policies", plugin.name), model, config.policies[plugin.name])
+
+
+def _templates_dir(plugin: object) -> Path | None:
+    """`templates/` beside the plugin's module (the built-ins share plugins/templates/)."""
+    module = plugin if isinstance(plugin, ModuleType) else sys.modules.get(getattr(plugin, "__module__", ""))
+    file = getattr(module, "__file__", None)
+    return Path(file).parent / "templates" if file else None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
