@@ -1,0 +1,91 @@
+"""What the built-in policies agree on: which records count against a client, and how they read.
+
+A record counts against its client unless it is a restoration, was excused, or
+is a cancellation that a later restoration undid (the session took place after all).
+Moves, rebookings, series moves and cancellations all count as reschedules here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, tzinfo
+
+from coachsync.hookspecs import ClientInfo
+from coachsync.model import ChangeKind
+from coachsync.store import Record
+
+_KIND_WORDS = {
+    ChangeKind.MOVED: "moved",
+    ChangeKind.CANCELLED: "cancelled",
+    ChangeKind.REBOOKED: "rebooked",
+    ChangeKind.SERIES_MOVED: "series moved",
+    ChangeKind.RESTORED: "restored",
+}
+
+
+def unexcused(records: Iterable[Record]) -> list[Record]:
+    """The records that count against the client, in the order given (oldest first)."""
+    counted: list[Record] = []
+    for record in records:
+        change = record.change
+        if change.kind is ChangeKind.RESTORED:
+            # The session is back: the most recent cancellation of that very session no longer counts.
+            for index in range(len(counted) - 1, -1, -1):
+                earlier = counted[index].change
+                if earlier.kind is ChangeKind.CANCELLED and (earlier.calendar, earlier.uid, earlier.recurrence_id) == (
+                    change.calendar,
+                    change.uid,
+                    change.recurrence_id,
+                ):
+                    del counted[index]
+                    break
+        elif not record.excused:
+            counted.append(record)
+    return counted
+
+
+def with_current(record: Record, history: Sequence[Record]) -> list[Record]:
+    """The client's history followed by the record itself, whichever way the caller passed it."""
+    return [r for r in history if r.id != record.id] + [record]
+
+
+def within(records: Iterable[Record], end: datetime, days: int) -> list[Record]:
+    """Records that happened in the `days` before `end`; one exactly `days` ago still counts."""
+    start = end - timedelta(days=days)
+    return [r for r in records if start <= r.change.changed_at <= end]
+
+
+def reached_step(count: int, after: int) -> int:
+    """Step n is reached by the client's (n × after)-th unexcused reschedule; 0 before the first."""
+    return count // after
+
+
+def when(moment: datetime | None, zone: tzinfo) -> str:
+    """A date and time as a coach reads it, in the coach's zone: "Tue 8 Dec 2026, 10:00"."""
+    if moment is None:
+        return "-"
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+
+
+def describe(record: Record, zone: tzinfo) -> str:
+    """One history line: what happened to which session, with how much notice."""
+    change = record.change
+    what = _KIND_WORDS[change.kind]
+    line = f"{when(change.changed_at, zone)}: {what} the session of {when(change.old_start, zone)}"
+    if change.new_start is not None and change.kind is not ChangeKind.CANCELLED:
+        line += f" to {when(change.new_start, zone)}"
+    if change.instances > 1:
+        line += f" ({change.instances} sessions)"
+    return line + f", {hours(change.notice_hours)} notice"
+
+
+def hours(value: float) -> str:
+    """Notice as people say it: "6 h", "2.5 h", "3 days"."""
+    if value >= 72:
+        return f"{value / 24:.0f} days"
+    return f"{value:.1f}".removesuffix(".0") + " h"
+
+
+def first_name(client: ClientInfo) -> str:
+    return client.name.split()[0] if client.name.split() else client.name

@@ -1,0 +1,65 @@
+"""Check-in prompt: when a move leaves a long gap, send the client a few questions to keep momentum.
+
+The gap runs from the moved or cancelled session's old slot (or from now, if
+that is later) to the client's next booked session. When it is longer than
+`gap_days`, or nothing is booked at all, the client gets a short
+self-reflection prompt, once per change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, tzinfo
+
+from pydantic import Field
+
+from coachsync.actions import Action, Email, Recipient
+from coachsync.hookspecs import ClientInfo, PolicySettings, Render, hookimpl
+from coachsync.model import ChangeKind, Occurrence
+from coachsync.store import Record
+
+from ._reschedules import first_name, when
+
+
+class CheckinSettings(PolicySettings):
+    """`policies.checkin`."""
+
+    gap_days: int = Field(default=10, ge=1)
+    require_approval: bool = False
+
+
+@hookimpl
+def coachsync_policy_settings() -> type[CheckinSettings]:
+    return CheckinSettings
+
+
+def next_session_after(moment: datetime, sessions: Sequence[Occurrence]) -> Occurrence | None:
+    return min((s for s in sessions if not s.cancelled and s.start > moment), key=lambda s: s.start, default=None)
+
+
+@hookimpl
+def coachsync_on_change(
+    record: Record,
+    history: Sequence[Record],
+    client: ClientInfo | None,
+    sessions: Sequence[Occurrence],
+    settings: CheckinSettings,
+    render: Render,
+    zone: tzinfo,
+    now: datetime,
+) -> Iterable[Action]:
+    """One prompt when the time without a session after this change exceeds `gap_days`."""
+    if client is None or not client.emails or record.change.kind is ChangeKind.RESTORED:
+        return []
+    start = max(record.change.old_start, now)
+    following = next_session_after(start, sessions)
+    if following is not None and following.start - start <= timedelta(days=settings.gap_days):
+        return []
+    values = {
+        "client": client.name,
+        "first_name": first_name(client),
+        "next_session": when(following.start, zone) if following is not None else "",
+        "gap_days": settings.gap_days,
+    }
+    subject, body = render("checkin.txt", values)
+    return [Email(to=Recipient.CLIENT, subject=subject, body=body, require_approval=settings.require_approval)]

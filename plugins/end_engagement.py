@@ -1,0 +1,62 @@
+"""End-engagement suggestion: when reschedules keep coming, suggest revisiting or ending the engagement.
+
+Counts like `escalation_email` (unexcused reschedules and cancellations; steps
+of `after` over the client's whole history, gated by `after` of them within
+`within_days`), but records a suggestion for the coach instead of sending
+anything, with the history that led to it. At most one suggestion per client
+and step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
+
+from pydantic import Field
+
+from coachsync.actions import Action, Suggestion
+from coachsync.hookspecs import ClientInfo, PolicySettings, Render, hookimpl
+from coachsync.model import ChangeKind, Occurrence
+from coachsync.store import Record
+
+from ._reschedules import describe, reached_step, unexcused, with_current, within
+
+
+class EndEngagementSettings(PolicySettings):
+    """`policies.end_engagement`."""
+
+    after: int = Field(default=5, ge=1)
+    within_days: int = Field(default=120, ge=1)
+
+
+@hookimpl
+def coachsync_policy_settings() -> type[EndEngagementSettings]:
+    return EndEngagementSettings
+
+
+@hookimpl
+def coachsync_on_change(
+    record: Record,
+    history: Sequence[Record],
+    client: ClientInfo | None,
+    sessions: Sequence[Occurrence],
+    settings: EndEngagementSettings,
+    render: Render,
+    zone: tzinfo,
+    now: datetime,
+) -> Iterable[Action]:
+    """A suggestion for the step this change keeps the client at, while the window is full enough."""
+    if client is None or record.change.kind is ChangeKind.RESTORED or record.excused:
+        return []
+    counted = unexcused(with_current(record, history))
+    recent = within(counted, record.change.changed_at, settings.within_days)
+    if len(recent) < settings.after:
+        return []
+    step = reached_step(len(counted), settings.after)
+    lines = "\n".join(f"- #{r.id} {describe(r, zone)}" for r in recent)
+    text = (
+        f"{client.name} has rescheduled or cancelled {len(recent)} times without an excuse in the last"
+        f" {settings.within_days} days (step {step}). It may be time to revisit the coaching agreement"
+        f" together, or to end the engagement.\nWhat led here:\n{lines}"
+    )
+    return [Suggestion(text=text, once_per=f"{client.name}:step-{step}")]
