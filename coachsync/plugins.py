@@ -201,8 +201,8 @@ def _plugin_error(plugin: _Found, problem: str) -> PluginError:
 def _unknown_hook(name: str) -> str:
     known = [n for n in dir(hookspecs) if n.startswith("coachsync_")]
     close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f" (coachsync hooks: {', '.join(known)})"
-    return f"implements {name}, which is not a coachsync hook{hint}"
+    hint = f"did you mean {close[0]}?" if close else f"the hooks are {', '.join(known)}"
+    return f"implements {name}, which is not a coachsync hook ({hint})"
 
 
 def _check_policy_keys(config: Config, names: Iterable[str]) -> None:
@@ -240,7 +240,8 @@ def _settings(config: Config, manager: pluggy.PluginManager, plugin: _Found) -> 
         if not (isinstance(model, type) and issubclass(model, PolicySettings)):
             raise _plugin_error(
                 plugin,
-                f"coachsync_policy_settings returned {model!r}, not a subclass of coachsync.hookspecs.PolicySettings",
+                f"coachsync_policy_settings returned {getattr(model, '__name__', repr(model))}, not a subclass"
+                " of coachsync.hookspecs.PolicySettings",
             )
     return config.validate_section(("policies", plugin.name), model, config.policies[plugin.name])
 

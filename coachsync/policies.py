@@ -124,20 +124,14 @@ class PolicyRunner:
                 found = action_rows(name, record, client, _actions(returned), self._mail)
             except Exception as error:  # a plugin's bug must not stop the pass or the other plugins
                 message = _describe(error)
-                log.error("plugin=%s change=%d error=%s", name, record.id, message)
+                log.error("policy failed", extra={"plugin": name, "change": record.id, "error": message})
                 failures.append(PolicyFailure(record.id, name, message))
                 continue
             rows = ActionRows(rows.fees + found.fees, rows.suggestions + found.suggestions, rows.emails + found.emails)
             succeeded.append((record.id, name))
             if found.fees or found.suggestions or found.emails:
-                log.info(
-                    "plugin=%s change=%d fees=%d emails=%d suggestions=%d",
-                    name,
-                    record.id,
-                    len(found.fees),
-                    len(found.emails),
-                    len(found.suggestions),
-                )
+                counts = {"fees": len(found.fees), "emails": len(found.emails), "suggestions": len(found.suggestions)}
+                log.info("policy acted", extra={"plugin": name, "change": record.id, **counts})
         return PolicyResults(rows.fees, rows.suggestions, rows.emails, tuple(failures), tuple(succeeded))
 
     def _client(self, name: str | None) -> ClientInfo | None:
