@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import signal
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime, time, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ from .daemon import Daemon
 from .errors import CoachsyncError, ConfigError
 from .logs import configure_logging
 from .notify import Notifier
-from .store import Record, Store
+from .store import FeeEntry, Record, Store
 
 log = logging.getLogger("coachsync")
 
@@ -50,7 +53,12 @@ class _Context:
     def app(self) -> App:
         if self._app is None:
             config = self.config()
-            self._app = App(config, Store(config.database))
+            store = Store(config.database)
+            try:
+                self._app = App(config, store)
+            except BaseException:
+                store.close()  # a plugin that cannot load stops the command; the database is left as it was
+                raise
         return self._app
 
     def close(self) -> None:
@@ -237,3 +245,136 @@ def excuse(ctx: click.Context, change_id: int, reason: str) -> None:
     record = app.store.excuse(change_id, " ".join(reason.split()))
     change = record.change
     click.echo(f"change {record.id} ({change.kind.value}, {change.client or 'no client'}) excused: {record.reason}")
+
+
+# --- policies: plugins, fees, suggestions ---
+
+
+# The columns of `fees --json` and `fees --csv`, in this order.
+FEE_FIELDS = ("id", "client", "change_id", "amount", "currency", "status", "reason", "waived_reason")
+
+
+def _amount(amount: Decimal) -> str:
+    return format(amount, "f")  # "40.00", never "4E+1"
+
+
+def fee_json(fee: FeeEntry) -> dict[str, Any]:
+    return {
+        "id": fee.id,
+        "client": fee.client,
+        "change_id": fee.change_id,
+        "amount": _amount(fee.amount),
+        "currency": fee.currency,
+        "status": fee.status,
+        "reason": fee.reason,
+        "waived_reason": fee.waived_reason,
+    }
+
+
+def _spreadsheet_safe(value: object) -> object:
+    """Reasons can quote calendar text; a cell starting with = + - @ would run as a spreadsheet formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """Every policy plugin found: where it came from, its version, whether it is enabled, its hooks."""
+    infos = _app(ctx).plugins.infos
+    if as_json:
+        click.echo(json.dumps([{**asdict(info), "hooks": list(info.hooks)} for info in infos], indent=2))
+        return
+    if not infos:
+        click.echo("No plugins installed.")
+        return
+    rows = [
+        (i.name, i.source, i.version or "-", "yes" if i.enabled else "no", ", ".join(i.hooks) or "-", i.origin)
+        for i in infos
+    ]
+    click.echo(_table(("NAME", "SOURCE", "VERSION", "ENABLED", "HOOKS", "FROM"), rows))
+
+
+@main.group(invoke_without_command=True)
+@click.option("--client", help="Only this client's fees.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header row, oldest first.")
+@click.pass_context
+def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool) -> None:
+    """The fee ledger: every fee the policies charged, owed or waived."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if as_json and as_csv:
+        raise click.UsageError("use either --json or --csv, not both")
+    ledger = [fee_json(fee) for fee in _app(ctx).store.fees(client=client)]
+    if as_json:
+        click.echo(json.dumps(ledger, indent=2))
+        return
+    if as_csv:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(FEE_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({key: _spreadsheet_safe(value) for key, value in fee.items()} for fee in ledger)
+        click.echo(out.getvalue(), nl=False)
+        return
+    if not ledger:
+        click.echo("No fees recorded.")
+        return
+    rows = [
+        (
+            str(f["id"]),
+            f["client"] or "-",
+            str(f["change_id"]),
+            f"{f['amount']} {f['currency']}",
+            f["status"] if f["status"] == "owed" else f"waived: {_one_line(f['waived_reason'] or '', 30)}",
+            _one_line(f["reason"], 60),
+        )
+        for f in ledger
+    ]
+    click.echo(_table(("ID", "CLIENT", "CHANGE", "AMOUNT", "STATUS", "REASON"), rows))
+
+
+@fees.command()
+@click.argument("fee_id", type=int)
+@click.option("--reason", required=True, help="Why it is waived.")
+@click.pass_context
+def waive(ctx: click.Context, fee_id: int, reason: str) -> None:
+    """Waive a fee; it stays in the ledger as waived, with the reason."""
+    store = _app(ctx).store
+    before = store.fee(fee_id)
+    fee = store.waive_fee(fee_id, " ".join(reason.split()))
+    what = f"fee {fee.id} ({_amount(fee.amount)} {fee.currency}, {fee.client or 'no client'})"
+    if before.status == "waived":
+        click.echo(f"{what} was already waived: {fee.waived_reason}")
+        return
+    click.echo(f"{what} waived: {fee.waived_reason}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
+@click.pass_context
+def suggestions(ctx: click.Context, as_json: bool) -> None:
+    """What the policies suggest (revisit the agreement, end the engagement), with why."""
+    app = _app(ctx)
+    found = app.store.suggestions()
+    if as_json:
+        listed = [
+            {
+                "id": s.id,
+                "client": s.client,
+                "plugin": s.plugin,
+                "text": s.text,
+                "created_at": _iso(s.created_at, app.zone),
+            }
+            for s in found
+        ]
+        click.echo(json.dumps(listed, indent=2))
+        return
+    if not found:
+        click.echo("No suggestions yet.")
+        return
+    for s in found:
+        click.echo(f"#{s.id}  {_local(s.created_at, app.zone)}  {s.client or '-'}  ({s.plugin})")
+        click.echo("".join(f"    {line}\n" for line in s.text.splitlines()))
