@@ -15,6 +15,7 @@ from .model import ChangeKind
 from .plugins import Plugins, load_plugins
 from .policies import PolicyRunner
 from .sources.base import Source
+from .sources.caldav import CaldavSource
 from .sources.ics_file import IcsFileSource
 from .sources.ics_url import IcsUrlSource
 from .store import Record, Store
@@ -28,7 +29,19 @@ def build_source(calendar: CalendarConfig) -> Source:
         return IcsFileSource(calendar.name, calendar.ics_file)
     if calendar.ics_url is not None:
         return IcsUrlSource(calendar.name, calendar.ics_url, timeout=calendar.timeout)
-    raise CoachsyncError(f"calendar {calendar.name!r} has no source; set ics_file or ics_url")
+    if calendar.caldav is not None:
+        dav = calendar.caldav
+        return CaldavSource(
+            calendar.name,
+            dav.url,
+            username=dav.username,
+            password_command=dav.password_command,
+            calendar=dav.calendar,
+            verify_tls=dav.verify_tls,
+            ca_file=dav.ca_file,
+            timeout=calendar.timeout,
+        )
+    raise CoachsyncError(f"calendar {calendar.name!r} has no source; set ics_file, ics_url or caldav")
 
 
 def utc_now() -> datetime:

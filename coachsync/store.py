@@ -342,6 +342,11 @@ class Store:
             return None
         return CalendarState(name, row[0], row[1], row[2], json.loads(row[3]), _moment(row[4]))
 
+    def save_sync_state(self, name: str, sync_state: Mapping[str, str]) -> None:
+        """Keep a source's new sync state (a CalDAV sync-token) after a pass that found nothing to record."""
+        with self._transaction() as db:
+            db.execute("UPDATE calendars SET sync_state = ? WHERE name = ?", (json.dumps(dict(sync_state)), name))
+
     def group_digests(self, calendar: str) -> dict[str, tuple[str, datetime]]:
         """Each known UID's fingerprint and how far ahead it was expanded."""
         rows = self._db.execute("SELECT uid, digest, expanded_to FROM event_groups WHERE calendar = ?", (calendar,))

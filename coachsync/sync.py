@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
@@ -22,7 +22,7 @@ from .ics import (
 )
 from .model import Change, Occurrence
 from .sources.base import Source
-from .store import GroupSnapshot, RunPolicies, Store
+from .store import CalendarState, GroupSnapshot, RunPolicies, Store
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,12 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     state = store.calendar_state(name)
     fetched = source.fetch(state.sync_state if state else {})
     if fetched.text is None:
+        _keep_sync_state(store, name, state, fetched.state)
         return PassReport(name, Outcome.UNCHANGED)
     digest = content_digest(fetched.text)
     zone = str(settings.zone)
     if state is not None and state.content_digest == digest and state.zone == zone:
+        _keep_sync_state(store, name, state, fetched.state)
         return PassReport(name, Outcome.UNCHANGED)
 
     split = split_calendar(fetched.text)
@@ -156,6 +158,13 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
         changes=tuple(changes),
         change_ids=tuple(ids),
     )
+
+
+def _keep_sync_state(store: Store, name: str, state: CalendarState | None, sync_state: Mapping[str, str]) -> None:
+    """Nothing to record, but a new sync state (a CalDAV token and its resource cache) must be kept,
+    or every later poll would download the same changes again."""
+    if state is not None and dict(state.sync_state) != dict(sync_state):
+        store.save_sync_state(name, sync_state)
 
 
 def _rematched(occurrence: Occurrence, match_client: MatchClient) -> Occurrence:

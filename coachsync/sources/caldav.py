@@ -1,0 +1,585 @@
+"""A calendar collection on a CalDAV server (Nextcloud, Fastmail, iCloud, Radicale, Baïkal, Xandikos).
+
+The pipeline reads whole calendars, but a CalDAV collection is one resource per
+event. So this source keeps a cache of every resource (href → ETag, VEVENT
+text) inside the opaque sync state, next to the collection's sync-token. The
+store writes that state in the same transaction as the snapshot, so token,
+cache and snapshot always describe the same calendar.
+
+Requests per poll (see docs/config.md): an idle poll is one sync-collection
+REPORT (RFC 6578); a change adds one calendar-multiget REPORT (RFC 4791) for
+the changed resources only. A rejected token or a server without sync support
+costs one listing of hrefs and ETags, and still only the resources whose ETag
+differs from the cache are downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from xml.sax.saxutils import escape
+
+import caldav
+from caldav.elements import dav
+from caldav.lib import error as caldav_error
+from caldav.lib.http_sync import requests as http
+from lxml import etree
+
+from coachsync import __version__
+from coachsync.errors import SourceError
+from coachsync.secrets import SecretError, read_secret
+from coachsync.sources.base import Fetched, ensure_complete_calendar, redact_url
+
+__all__ = ["CaldavSource", "MULTIGET_BATCH", "PASSWORD_CREDENTIAL", "PASSWORD_ENV"]
+
+log = logging.getLogger(__name__)
+
+PASSWORD_ENV = "COACHSYNC_CALDAV_PASSWORD"
+PASSWORD_CREDENTIAL = "caldav-password"
+# Hrefs per calendar-multiget: one request for most calendars, bounded bodies for huge ones.
+MULTIGET_BATCH = 1000
+# A server that truncates sync results (507) is asked again from the new token, this many times at most.
+_MAX_SYNC_ROUNDS = 50
+_STATE_FORMAT = "1"
+
+_DAV = "DAV:"
+_CALDAV = "urn:ietf:params:xml:ns:caldav"
+_XML_HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
+_COMPONENT = re.compile(
+    r"^BEGIN:(VEVENT|VTIMEZONE)[ \t]*\r?$.*?^END:\1[ \t]*\r?$", re.MULTILINE | re.DOTALL | re.IGNORECASE
+)
+_TZID = re.compile(r"^TZID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
+_FOLD = re.compile(r"\r?\n[ \t]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Resource:
+    """One calendar object resource as cached: its ETag, VEVENT blocks and the time zones it carried."""
+
+    etag: str
+    events: str
+    zones: tuple[str, ...]  # digests into _Cache.zones
+
+
+@dataclass(frozen=True, slots=True)
+class _Cache:
+    resources: dict[str, _Resource]
+    zones: dict[str, tuple[str, str]]  # digest -> (TZID, VTIMEZONE text)
+
+    @staticmethod
+    def load(text: str) -> _Cache:
+        raw = json.loads(text)
+        return _Cache(
+            {href: _Resource(etag, events, tuple(zones)) for href, (etag, events, zones) in raw["resources"].items()},
+            {digest: (tzid, body) for digest, (tzid, body) in raw["zones"].items()},
+        )
+
+    def dump(self) -> str:
+        used = {digest for resource in self.resources.values() for digest in resource.zones}
+        return json.dumps(
+            {
+                "resources": {href: [r.etag, r.events, list(r.zones)] for href, r in sorted(self.resources.items())},
+                "zones": {digest: list(self.zones[digest]) for digest in sorted(used)},
+            },
+            separators=(",", ":"),
+        )
+
+    def calendar_text(self) -> str:
+        """The whole calendar: each TZID once (from the first resource, by href, that carries it), then events."""
+        chosen: dict[str, str] = {}
+        for href in sorted(self.resources):
+            for digest in self.resources[href].zones:
+                tzid, body = self.zones[digest]
+                chosen.setdefault(tzid, body)
+        parts = ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//coachsync//CalDAV collection//EN\r\n"]
+        parts.extend(chosen[tzid] for tzid in sorted(chosen))
+        parts.extend(self.resources[href].events for href in sorted(self.resources))
+        parts.append("END:VCALENDAR\r\n")
+        return "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """What the server said is in the collection: href -> ETag ("" unknown, None deleted)."""
+
+    entries: dict[str, str | None]
+    complete: bool  # True: every resource is listed, so anything unlisted is gone
+    token: str
+    method: str  # "sync" or "propfind": how the next poll lists
+
+
+class _TokenRejected(Exception):
+    pass
+
+
+class _NoSyncSupport(Exception):
+    pass
+
+
+class CaldavSource:
+    """Polls one CalDAV calendar collection with its sync-token; returns text only when an event changed.
+
+    Discovery (which collection `url` and `calendar` name) happens once per
+    process, on the first fetch. The password is read then, and again after
+    the server refused it, so a corrected secret is picked up without a restart.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        username: str | None = None,
+        password_command: str | None = None,
+        calendar: str | None = None,
+        verify_tls: bool = True,
+        ca_file: Path | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.name = name
+        self.timeout = timeout
+        self._url = url.strip()
+        self._username = username
+        self._password_command = password_command
+        self._calendar_name = calendar
+        self._verify: bool | str = str(ca_file) if ca_file is not None else verify_tls
+        self.origin = f'calendar "{name}" ({redact_url(self._url)})'
+        self._log = {"calendar": name}
+        self._client: caldav.DAVClient | None = None
+        self._collection: str | None = None
+
+    # --- the Source interface -------------------------------------------------------------------
+
+    def fetch(self, state: Mapping[str, str]) -> Fetched:
+        """Return the assembled calendar when a resource changed, `text=None` when none did."""
+        try:
+            return self._fetch(state)
+        except SourceError:
+            raise
+        except caldav_error.AuthorizationError as exc:
+            if exc.status == 401 or exc.status is None:
+                self._forget_login()
+            raise SourceError(self._refused(exc.status)) from None
+        except caldav_error.RateLimitError:
+            raise SourceError(
+                f"{self.origin}: the server is busy or rate-limiting (HTTP 429/503); poll less often"
+            ) from None
+        except etree.XMLSyntaxError:
+            raise SourceError(
+                f"{self.origin}: the server's answer was cut short or is not valid XML; try again later"
+            ) from None
+        except http.exceptions.RequestException as exc:
+            # `from None`: the library's exception text holds the full URL.
+            raise SourceError(f"{self.origin}: {self._describe(exc)}") from None
+        except (caldav_error.DAVError, NotImplementedError) as exc:
+            raise SourceError(f"{self.origin}: the CalDAV request failed ({type(exc).__name__}); try again") from None
+
+    def _fetch(self, state: Mapping[str, str]) -> Fetched:
+        client, collection = self._connect()
+        collection_key = hashlib.blake2b(collection.encode(), digest_size=8).hexdigest()
+        known = state.get("format") == _STATE_FORMAT and state.get("collection") == collection_key and "cache" in state
+        listing = self._list(client, collection, state.get("sync_token", "") if known else "", state.get("listing"))
+        if known and not listing.complete and not listing.entries and listing.token == state.get("sync_token"):
+            return Fetched(None, state)  # the idle poll: nothing to decode, nothing to write
+
+        previous = _Cache.load(state["cache"]) if known else _Cache({}, {})
+        resources = dict(previous.resources)
+        zones = dict(previous.zones)
+        if listing.complete:
+            resources = {href: r for href, r in resources.items() if href in listing.entries}
+        for href, etag in listing.entries.items():
+            if etag is None:
+                resources.pop(href, None)
+        wanted = [
+            href
+            for href, etag in listing.entries.items()
+            if etag is not None and (href not in resources or not etag or resources[href].etag != etag)
+        ]
+        for href, fetched in self._multiget(client, collection, wanted, zones).items():
+            if fetched is None:
+                resources.pop(href, None)  # deleted between the listing and the download
+            else:
+                resources[href] = fetched
+        cache = _Cache(resources, zones)
+        new_state = {
+            "format": _STATE_FORMAT,
+            "collection": collection_key,
+            "listing": listing.method,
+            "sync_token": listing.token,
+            "cache": cache.dump(),
+        }
+        unchanged = known and _content(previous) == _content(cache)
+        return Fetched(None if unchanged else cache.calendar_text(), new_state)
+
+    # --- discovery ------------------------------------------------------------------------------
+
+    def _connect(self) -> tuple[caldav.DAVClient, str]:
+        if self._client is not None and self._collection is not None:
+            return self._client, self._collection
+        try:
+            password = read_secret(
+                what="caldav.password_command",
+                command=self._password_command,
+                env_var=PASSWORD_ENV,
+                credential=PASSWORD_CREDENTIAL,
+            )
+        except SecretError as exc:
+            raise SourceError(f"{self.origin}: cannot read the CalDAV password: {exc}") from None
+        client = caldav.DAVClient(
+            url=self._url,
+            username=self._username,
+            password=password,
+            timeout=self.timeout,  # type: ignore[arg-type]  # passed through to the HTTP library, floats work
+            ssl_verify_cert=self._verify,
+            headers={"User-Agent": f"coachsync/{__version__}"},
+            enable_rfc6764=False,  # the URL is given; no DNS-based guessing
+        )
+        self._client = client
+        self._collection = self._discover(client)
+        return client, self._collection
+
+    def _forget_login(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+        self._collection = None
+
+    def _discover(self, client: caldav.DAVClient) -> str:
+        """The collection's URL: `url` itself when it is a calendar, else the principal's calendar named `calendar`."""
+        here = client.calendar(url=self._url)
+        props = here.get_properties([dav.ResourceType(), dav.DisplayName()])
+        kinds = props.get("{DAV:}resourcetype") or []
+        if f"{{{_CALDAV}}}calendar" in kinds:
+            own_name = props.get("{DAV:}displayname") or _last_segment(self._url)
+            if self._calendar_name is None or _same_name(own_name, self._calendar_name):
+                return _without_userinfo(str(here.url))
+            names = self._calendar_names(client) or [own_name]
+            raise SourceError(
+                f'{self.origin}: caldav.url is the calendar "{own_name}" but caldav.calendar says '
+                f'"{self._calendar_name}" (calendars found: {_quoted(names)}); make them agree or drop caldav.calendar'
+            )
+        calendars = client.principal().get_calendars()
+        found = [(_display_name(c), c) for c in calendars]
+        names = [name for name, _ in found]
+        if not found:
+            raise SourceError(f"{self.origin}: this account has no calendars; check caldav.url and caldav.username")
+        if self._calendar_name is None:
+            if len(found) == 1:
+                return _without_userinfo(str(found[0][1].url))
+            raise SourceError(
+                f"{self.origin}: found {len(found)} calendars ({_quoted(names)}); set caldav.calendar to one of "
+                "them or point caldav.url at the calendar itself"
+            )
+        exact = [c for name, c in found if name == self._calendar_name]
+        loose = [c for name, c in found if _same_name(name, self._calendar_name)]
+        match = exact or (loose if len(loose) == 1 else [])
+        if len(match) != 1:
+            problem = "several calendars are" if len(match) > 1 else "no calendar is"
+            raise SourceError(
+                f'{self.origin}: {problem} named "{self._calendar_name}" (calendars found: {_quoted(names)}); '
+                "set caldav.calendar to one of them"
+            )
+        return _without_userinfo(str(match[0].url))
+
+    def _calendar_names(self, client: caldav.DAVClient) -> list[str]:
+        try:
+            return [_display_name(c) for c in client.principal().get_calendars()]
+        except (caldav_error.DAVError, http.exceptions.RequestException, etree.XMLSyntaxError):
+            return []  # the listing is only a hint in an error message
+
+    # --- listing --------------------------------------------------------------------------------
+
+    def _list(self, client: caldav.DAVClient, collection: str, token: str, method: str | None) -> _Listing:
+        if method != "propfind":
+            try:
+                return self._sync(client, collection, token)
+            except _TokenRejected:
+                log.info(
+                    "calendar=%s the server no longer accepts the sync token; listing the whole calendar", self.name
+                )
+                try:
+                    return self._sync(client, collection, "")
+                except (_TokenRejected, _NoSyncSupport):
+                    pass
+            except _NoSyncSupport:
+                pass
+            log.info("the server does not support sync-collection; listing with PROPFIND", extra=self._log)
+        return self._propfind_listing(client, collection)
+
+    def _sync(self, client: caldav.DAVClient, collection: str, token: str) -> _Listing:
+        """RFC 6578 sync-collection, asking only for ETags: an unchanged calendar answers with just the token."""
+        entries: dict[str, str | None] = {}
+        complete = not token
+        for _ in range(_MAX_SYNC_ROUNDS):
+            body = (
+                '<?xml version="1.0" encoding="utf-8"?>\n'
+                '<D:sync-collection xmlns:D="DAV:">'
+                f"<D:sync-token>{escape(token)}</D:sync-token><D:sync-level>1</D:sync-level>"
+                "<D:prop><D:getetag/></D:prop></D:sync-collection>"
+            )
+            try:
+                response = client.request(collection, "REPORT", body, {**_XML_HEADERS, "Depth": "0"})
+            except caldav_error.AuthorizationError as exc:
+                if exc.status != 403:
+                    raise
+                # "valid-sync-token" arrives as a 403 on most servers; without a token, sync is not offered
+                if token:
+                    raise _TokenRejected() from None
+                raise _NoSyncSupport() from None
+            status = response.status
+            if status in (403, 409, 410, 412, 418) and token:
+                raise _TokenRejected()  # 409 on some, 418 on Nextcloud, 412 on Xandikos
+            if status in (400, 403, 405, 409, 412, 415, 418, 422, 501):
+                raise _NoSyncSupport()
+            tree = self._multistatus(response, "sync-collection REPORT")
+            new_token = (tree.findtext(f"{{{_DAV}}}sync-token") or "").strip()
+            truncated = False
+            for href, code, props in _responses(tree, collection):
+                if href is None:
+                    truncated = truncated or code == 507
+                    continue
+                if code == 404 or code == 410:
+                    entries[href] = None
+                elif code == 200 and props is not None:
+                    entries[href] = (props.findtext(f"{{{_DAV}}}getetag") or "").strip()
+            if not new_token:
+                if token:
+                    raise _TokenRejected()
+                return _Listing(entries, True, "", "propfind")  # a listing, but nothing to sync from next time
+            if not truncated:
+                return _Listing(entries, complete, new_token, "sync")
+            token = new_token
+        raise SourceError(f"{self.origin}: the server kept truncating the list of changes; try again later")
+
+    def _propfind_listing(self, client: caldav.DAVClient, collection: str) -> _Listing:
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>\n'
+            '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:resourcetype/></D:prop></D:propfind>'
+        )
+        response = client.request(collection, "PROPFIND", body, {**_XML_HEADERS, "Depth": "1"})
+        tree = self._multistatus(response, "PROPFIND")
+        entries: dict[str, str | None] = {}
+        for href, code, props in _responses(tree, collection):
+            if href is None or code != 200 or props is None:
+                continue
+            if props.find(f"{{{_DAV}}}resourcetype/{{{_DAV}}}collection") is not None:
+                continue  # a sub-collection, not an event
+            entries[href] = (props.findtext(f"{{{_DAV}}}getetag") or "").strip()
+        return _Listing(entries, True, "", "propfind")
+
+    # --- downloading ----------------------------------------------------------------------------
+
+    def _multiget(
+        self, client: caldav.DAVClient, collection: str, hrefs: list[str], zones: dict[str, tuple[str, str]]
+    ) -> dict[str, _Resource | None]:
+        """Download the named resources with calendar-multiget, never one GET each; None for one that vanished."""
+        found: dict[str, _Resource | None] = {}
+        for start in range(0, len(hrefs), MULTIGET_BATCH):
+            batch = hrefs[start : start + MULTIGET_BATCH]
+            by_path = {unquote(href): href for href in batch}
+            body = "".join(
+                [
+                    '<?xml version="1.0" encoding="utf-8"?>\n'
+                    '<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+                    "<D:prop><D:getetag/><C:calendar-data/></D:prop>",
+                    *(f"<D:href>{escape(href)}</D:href>" for href in batch),
+                    "</C:calendar-multiget>",
+                ]
+            )
+            response = client.request(collection, "REPORT", body, {**_XML_HEADERS, "Depth": "1"})
+            tree = self._multistatus(response, "calendar-multiget REPORT")
+            for href, code, props in _responses(tree, collection):
+                listed = by_path.get(unquote(href)) if href is not None else None
+                if listed is None:
+                    continue
+                if code in (404, 410):
+                    found[listed] = None
+                    continue
+                data = props.findtext(f"{{{_CALDAV}}}calendar-data") if props is not None else None
+                if code != 200 or data is None:
+                    raise SourceError(
+                        f"{self.origin}: the server did not send the event {_last_segment(listed)} "
+                        f"(status {code}); try again later"
+                    )
+                etag = (props.findtext(f"{{{_DAV}}}getetag") or "").strip() if props is not None else ""
+                found[listed] = self._resource(listed, etag, data, zones)
+            missing = [href for href in batch if href not in found]
+            if missing:
+                raise SourceError(
+                    f"{self.origin}: the server left {len(missing)} of {len(batch)} requested events out of its "
+                    "answer; try again later"
+                )
+        return found
+
+    def _resource(self, href: str, etag: str, data: str, zones: dict[str, tuple[str, str]]) -> _Resource:
+        text = ensure_complete_calendar(data.encode("utf-8"), f"{self.origin}, event {_last_segment(href)}")
+        events: list[str] = []
+        carried: list[str] = []
+        for match in _COMPONENT.finditer(text):
+            block = _crlf(match.group(0))
+            if match.group(1).upper() == "VEVENT":
+                events.append(block)
+                continue
+            tzid_line = _TZID.search(block)
+            if tzid_line is None:
+                continue
+            tzid = _FOLD.sub("", tzid_line.group(0)).split(":", 1)[-1].strip()
+            digest = hashlib.blake2b(block.encode(), digest_size=12).hexdigest()
+            zones.setdefault(digest, (tzid, block))
+            carried.append(digest)
+        return _Resource(etag, "".join(events), tuple(carried))
+
+    # --- answers and messages -------------------------------------------------------------------
+
+    def _multistatus(self, response: Any, what: str) -> Any:
+        status = response.status
+        if status == 404:
+            raise SourceError(f"{self.origin}: no calendar at this address (HTTP 404); check caldav.url")
+        if status >= 500:
+            raise SourceError(
+                f"{self.origin}: answered HTTP {status} to a {what}; the server has a problem; try again later"
+            )
+        if status != 207:
+            raise SourceError(f"{self.origin}: answered HTTP {status} to a {what}, expected 207 Multi-Status")
+        tree = response.tree
+        if tree is None or tree.tag != f"{{{_DAV}}}multistatus":
+            raise SourceError(
+                f"{self.origin}: got something other than a WebDAV multistatus (an HTML page?); "
+                "check caldav.url and any proxy in between"
+            )
+        return tree
+
+    def _refused(self, status: int | None) -> str:
+        if status == 403:
+            who = f'user "{self._username}"' if self._username else "this login"
+            return f"{self.origin}: the server refused access (HTTP 403); check that {who} may read this calendar"
+        source = self._password_source()
+        if self._username is None:
+            return f"{self.origin}: the server asks for a login (HTTP 401); set caldav.username and {source}"
+        return (
+            f'{self.origin}: the server refused the login of user "{self._username}" (HTTP 401); '
+            f"check caldav.username and {source}"
+        )
+
+    def _password_source(self) -> str:
+        """Where the password came from (never what it is), in the order read_secret looks."""
+        if self._password_command is not None:
+            return "the password printed by caldav.password_command"
+        if os.environ.get(PASSWORD_ENV):
+            return f"the password in ${PASSWORD_ENV}"
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if directory and (Path(directory) / PASSWORD_CREDENTIAL).is_file():
+            return f"the password in the systemd credential {PASSWORD_CREDENTIAL}"
+        return (
+            f"the password: none is configured (set caldav.password_command, ${PASSWORD_ENV} or the "
+            f"systemd credential {PASSWORD_CREDENTIAL})"
+        )
+
+    def _describe(self, exc: BaseException) -> str:
+        chain = list(_causes(exc))
+
+        def has(*types: type[BaseException]) -> bool:
+            return any(isinstance(e, types) for e in chain)
+
+        if has(http.exceptions.Timeout, TimeoutError, socket.timeout):
+            return f"did not answer within {self.timeout:g} s; check the URL and the network, or raise the timeout"
+        if has(ConnectionRefusedError):
+            return "refused the connection; check the host and port, and that the server is running"
+        if has(socket.gaierror):
+            return "the host name could not be resolved; check caldav.url and the network"
+        if has(ssl.SSLCertVerificationError):
+            return "the TLS certificate could not be verified; check caldav.url's host name, or set caldav.ca_file"
+        if has(http.exceptions.SSLError, ssl.SSLError):
+            return "the TLS/SSL handshake failed; check that caldav.url's scheme and port are right"
+        if has(http.exceptions.ChunkedEncodingError, http.exceptions.ContentDecodingError):
+            return "the answer was cut short or damaged; check the network and try again"
+        if has(http.exceptions.TooManyRedirects):
+            return "redirects in a loop; check caldav.url"
+        if has(http.exceptions.ConnectionError):
+            return "the connection failed or was closed early; check the network and try again"
+        return f"the request failed ({type(exc).__name__}); try again"
+
+
+def _content(cache: _Cache) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """What the calendar text is made of; ETags may change without it (a server rewrite)."""
+    return {href: (r.events, r.zones) for href, r in cache.resources.items()}
+
+
+def _responses(tree: Any, collection: str) -> Iterator[tuple[str | None, int, Any]]:
+    """(href, status, prop element) per DAV:response; href None for the collection itself."""
+    own = _path(collection).rstrip("/")
+    for response in tree.iterfind(f"{{{_DAV}}}response"):
+        raw_href = (response.findtext(f"{{{_DAV}}}href") or "").strip()
+        href = _path(urljoin(collection, raw_href))
+        is_own = href.rstrip("/") == own
+        direct = response.findtext(f"{{{_DAV}}}status")
+        if direct is not None:
+            yield (None if is_own else href), _status_code(direct), None
+            continue
+        for propstat in response.iterfind(f"{{{_DAV}}}propstat"):
+            code = _status_code(propstat.findtext(f"{{{_DAV}}}status") or "")
+            if code == 200:
+                yield (None if is_own else href), 200, propstat.find(f"{{{_DAV}}}prop")
+                break
+        else:
+            yield (None if is_own else href), 404, None
+
+
+def _status_code(line: str) -> int:
+    parts = line.split()
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+def _crlf(block: str) -> str:
+    return block.replace("\r\n", "\n").replace("\n", "\r\n") + "\r\n"
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def _last_segment(url: str) -> str:
+    return unquote(_path(url).rstrip("/").rsplit("/", 1)[-1]) or "/"
+
+
+def _display_name(calendar: caldav.Calendar) -> str:
+    name = calendar.get_display_name()
+    return str(name) if name else _last_segment(str(calendar.url))
+
+
+def _same_name(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """Every exception wrapped inside `exc`: HTTP libraries nest the real cause several deep."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        stack.extend(e for e in nested if isinstance(e, BaseException))

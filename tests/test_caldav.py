@@ -1,0 +1,624 @@
+"""CalDAV calendars against real Radicale and Xandikos servers on 127.0.0.1.
+
+Every pass goes through App and a real SQLite file. The servers sit behind a
+counting middleware, so the request counts and byte sizes asserted here are
+what really crossed the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from caldav_servers import CALENDAR_NAME, PASSWORD, USERNAME, CaldavServer, Exchange, Fault, running
+from calendars import vtimezone_berlin
+from scenario import CLIENTS_YAML, NOW, Coach, vevent
+
+from coachsync.app import App
+from coachsync.config import load_config
+from coachsync.errors import SourceError
+from coachsync.model import ChangeKind
+from coachsync.sources.caldav import PASSWORD_ENV
+from coachsync.store import Record, Store
+from coachsync.sync import Outcome, PassReport
+
+BERLIN = ZoneInfo("Europe/Berlin")
+DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+DEC_11 = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+KIB = 1024
+SERVERS = ["radicale", "xandikos"]
+
+
+@pytest.fixture(params=SERVERS)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CaldavServer]:
+    with running(request.param, tmp_path / "server") as dav:
+        yield dav
+
+
+@pytest.fixture
+def radicale(tmp_path: Path) -> Iterator[CaldavServer]:
+    with running("radicale", tmp_path / "server") as dav:
+        yield dav
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the configured password_command may supply the password."""
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+
+
+# --- building the coach's world ----------------------------------------------------------------
+
+
+def alice(uid: str = "alice-1", start: datetime = DEC_10) -> str:
+    return vevent(uid, start, start + HOUR, summary="Coaching", attendees=("alice@example.com",))
+
+
+def bob(uid: str = "bob-1", start: datetime = DEC_11) -> str:
+    return vevent(uid, start, start + HOUR, attendees=("bob@example.com",))
+
+
+def weekly(uid: str = "carmen-weekly") -> str:
+    return vevent(
+        uid,
+        ";TZID=Europe/Berlin:20261203T100000",
+        ";TZID=Europe/Berlin:20261203T110000",
+        summary="Weekly with Carmen",
+        extra=("RRULE:FREQ=WEEKLY;COUNT=8",),
+    )
+
+
+def carmen_override(uid: str = "carmen-weekly") -> str:
+    return vevent(
+        uid,
+        ";TZID=Europe/Berlin:20261211T150000",
+        ";TZID=Europe/Berlin:20261211T160000",
+        summary="Weekly with Carmen",
+        extra=("RECURRENCE-ID;TZID=Europe/Berlin:20261210T100000", "SEQUENCE:1"),
+    )
+
+
+def resource(*events: str) -> str:
+    """One calendar object resource as a calendar app PUTs it, with the VTIMEZONE its events use."""
+    zone = "\r\n".join(vtimezone_berlin()) + "\r\n" if any("TZID=" in e for e in events) else ""
+    head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//coachsync tests//EN\r\n"
+    return head + zone + "".join(events) + "END:VCALENDAR\r\n"
+
+
+def write_config(root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [f"url: {url or server.url(server.collection)}"]
+    if calendar is not None:
+        lines.append(f"calendar: {calendar}")
+    if server.needs_password:
+        (root / "password").write_text(PASSWORD + "\n", encoding="utf-8")
+        lines += [f"username: {USERNAME}", f"password_command: cat {root / 'password'}"]
+    caldav_yaml = "\n".join(f"      {line}" for line in lines)
+    config = root / "config.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            database: state/coachsync.db
+            timezone: Europe/Berlin
+            calendars:
+              - name: coaching
+                timeout: 5
+                caldav:
+            """
+        )
+        + caldav_yaml
+        + "\n"
+        + CLIENTS_YAML,
+        encoding="utf-8",
+    )
+    return config
+
+
+def caldav_app(root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None) -> App:
+    config = load_config(write_config(root, server, url=url, calendar=calendar))
+    return App(config, Store(config.database))
+
+
+@dataclass
+class Twin:
+    """The same calendar kept twice: as resources on a CalDAV server and as one ICS file.
+
+    Each pass runs over both at the same moment; CalDAV must record exactly what the file records.
+    """
+
+    server: CaldavServer
+    dav: App
+    ics: App
+    coach: Coach
+    resources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def put(self, name: str, *events: str) -> None:
+        self.server.put(f"{name}.ics", resource(*events))
+        self.resources[name] = events
+        self._write_file()
+
+    def delete(self, name: str) -> None:
+        self.server.delete(f"{name}.ics")
+        del self.resources[name]
+        self._write_file()
+
+    def _write_file(self) -> None:
+        events = [event for group in self.resources.values() for event in group]
+        self.coach.write(*events, header=tuple(vtimezone_berlin()))
+
+    def sync(self, now: datetime = NOW) -> PassReport:
+        self.server.exchanges.clear()
+        report = self.dav.sync_calendar("coaching", now)
+        self.ics.sync_calendar("coaching", now)
+        return report
+
+    def history(self) -> list[Record]:
+        """CalDAV's history, after checking it is the file's history exactly."""
+        recorded = self.dav.store.history()
+        assert recorded == self.ics.store.history()
+        return recorded
+
+
+@pytest.fixture
+def twin(server: CaldavServer, tmp_path: Path) -> Iterator[Twin]:
+    (tmp_path / "ics").mkdir()
+    coach = Coach(tmp_path / "ics")
+    pair = Twin(server, caldav_app(tmp_path / "dav", server), coach.app(), coach)
+    yield pair
+    pair.dav.store.close()
+    pair.ics.store.close()
+
+
+def requests_made(server: CaldavServer) -> list[tuple[str, str]]:
+    return [(e.method, e.path) for e in server.exchanges]
+
+
+def multigets(server: CaldavServer) -> list[Exchange]:
+    return [e for e in server.exchanges if b"calendar-multiget" in e.body]
+
+
+def failure(app: App, now: datetime = NOW) -> str:
+    with pytest.raises(SourceError) as info:
+        app.sync_calendar("coaching", now)
+    return str(info.value)
+
+
+def origin(server: CaldavServer) -> str:
+    return f'calendar "coaching" (http://127.0.0.1:{server.port}/…)'
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["root", "principal", "collection"])
+def test_the_calendar_is_found_from_the_root_the_principal_or_its_own_url(
+    server: CaldavServer, tmp_path: Path, where: str
+) -> None:
+    server.put("a.ics", resource(alice()))
+    server.put("x.ics", resource(bob()), collection=server.other_collection)  # in "Personal": not ours
+    url = {"root": server.url("/"), "principal": server.url(server.principal), "collection": None}[where]
+    app = caldav_app(tmp_path, server, url=url, calendar=CALENDAR_NAME)
+
+    report = app.sync_calendar("coaching", NOW)
+
+    assert (report.outcome, report.events) == (Outcome.BASELINE, 1)
+    assert [o.uid for o in app.store.occurrences("coaching")] == ["alice-1"]
+    reports = [e for e in server.exchanges if e.method == "REPORT"]
+    assert [e.path for e in reports] == [server.collection, server.collection]
+
+
+def test_the_collection_url_alone_needs_no_calendar_name(server: CaldavServer, tmp_path: Path) -> None:
+    server.put("a.ics", resource(alice()))
+    app = caldav_app(tmp_path, server)
+
+    assert app.sync_calendar("coaching", NOW).events == 1
+
+
+def test_url_and_calendar_name_that_disagree_is_one_clear_error(server: CaldavServer, tmp_path: Path) -> None:
+    app = caldav_app(tmp_path, server, calendar="Personal")
+
+    assert failure(app) == (
+        f'{origin(server)}: caldav.url is the calendar "Coaching" but caldav.calendar says "Personal" '
+        '(calendars found: "Coaching", "Personal"); make them agree or drop caldav.calendar'
+    )
+    assert app.store.calendar_state("coaching") is None
+
+
+def test_an_unknown_calendar_name_lists_the_names_found(server: CaldavServer, tmp_path: Path) -> None:
+    app = caldav_app(tmp_path, server, url=server.url(server.principal), calendar="Work")
+
+    assert failure(app) == (
+        f'{origin(server)}: no calendar is named "Work" (calendars found: "Coaching", "Personal"); '
+        "set caldav.calendar to one of them"
+    )
+
+
+def test_a_principal_with_several_calendars_needs_a_name(server: CaldavServer, tmp_path: Path) -> None:
+    app = caldav_app(tmp_path, server, url=server.url(server.principal))
+
+    assert failure(app) == (
+        f'{origin(server)}: found 2 calendars ("Coaching", "Personal"); set caldav.calendar to one of them '
+        "or point caldav.url at the calendar itself"
+    )
+
+
+# --- what each poll costs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [3, 40])
+def test_the_first_sync_takes_two_requests_whatever_the_size(server: CaldavServer, tmp_path: Path, size: int) -> None:
+    for n in range(size):
+        server.put(f"s{n}.ics", resource(alice(f"session-{n}", DEC_10 + n * HOUR)))
+    app = caldav_app(tmp_path, server)
+
+    report = app.sync_calendar("coaching", NOW)
+
+    assert (report.outcome, report.events) == (Outcome.BASELINE, size)
+    reports = [e for e in server.exchanges if e.method == "REPORT"]
+    assert [b"sync-collection" in e.body for e in reports] == [True, False]
+    assert [e.body.count(b"<D:href>") for e in multigets(server)] == [size]
+    assert not [e for e in server.exchanges if e.method == "GET"]
+
+
+def test_an_idle_poll_is_one_request_of_at_most_2_kib(twin: Twin) -> None:
+    for n in range(30):
+        twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * HOUR))
+    twin.sync()
+
+    report = twin.sync(NOW + HOUR)
+
+    [exchange] = twin.server.exchanges
+    assert (report.outcome, exchange.method, exchange.path, exchange.status) == (
+        Outcome.UNCHANGED,
+        "REPORT",
+        twin.server.collection,
+        207,
+    )
+    assert exchange.request_bytes + exchange.response_bytes <= 2 * KIB
+    assert twin.history() == []
+
+
+def test_one_change_downloads_only_that_event_in_two_requests(twin: Twin) -> None:
+    for n in range(30):
+        twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
+    twin.sync()
+    twin.put("s7", alice("session-7", DEC_10 + 7 * 3 * HOUR + HOUR))
+
+    report = twin.sync()
+
+    assert requests_made(twin.server) == [("REPORT", twin.server.collection)] * 2
+    [multiget] = multigets(twin.server)
+    assert multiget.body.count(b"<D:href>") == 1 and b"/s7.ics</D:href>" in multiget.body
+    assert (report.outcome, report.parsed) == (Outcome.UPDATED, 1)
+    assert [(r.change.kind, r.change.uid) for r in twin.history()] == [(ChangeKind.MOVED, "session-7")]
+    assert twin.sync().outcome is Outcome.UNCHANGED
+    assert len(twin.server.exchanges) == 1
+
+
+# --- each kind of change, recorded exactly as from an ICS file ---------------------------------
+
+
+def test_moved_session(twin: Twin) -> None:
+    twin.put("alice", alice())
+    twin.put("bob", bob())
+    twin.sync()
+    twin.put("alice", alice(start=DEC_11))
+
+    twin.sync()
+
+    [record] = twin.history()
+    change = record.change
+    assert (change.kind, change.client, change.uid, change.old_start, change.new_start) == (
+        ChangeKind.MOVED,
+        "Alice Example",
+        "alice-1",
+        DEC_10,
+        DEC_11,
+    )
+    assert change.notice_hours == 213.0
+
+
+def test_cancelled_session(twin: Twin) -> None:
+    twin.put("alice", alice())
+    twin.put("bob", bob())
+    twin.sync()
+    twin.delete("bob")
+
+    twin.sync()
+
+    [record] = twin.history()
+    assert (record.change.kind, record.change.client, record.change.uid, record.change.old_start) == (
+        ChangeKind.CANCELLED,
+        "Bob Builder",
+        "bob-1",
+        DEC_11,
+    )
+
+
+def test_cancel_and_rebook_is_one_rebooked_record(twin: Twin) -> None:
+    twin.put("calendly-1", alice("calendly-1"))
+    twin.put("bob", bob())
+    twin.sync()
+    twin.delete("calendly-1")
+    twin.put("calendly-2", alice("calendly-2", DEC_11 + 3 * HOUR))
+
+    twin.sync()
+
+    [record] = twin.history()
+    change = record.change
+    assert (change.kind, change.client, change.uid, change.new_uid, change.old_start, change.new_start) == (
+        ChangeKind.REBOOKED,
+        "Alice Example",
+        "calendly-1",
+        "calendly-2",
+        DEC_10,
+        DEC_11 + 3 * HOUR,
+    )
+
+
+def test_override_of_a_recurring_session_moved(twin: Twin) -> None:
+    twin.put("carmen", weekly())
+    twin.sync()
+    twin.put("carmen", weekly(), carmen_override())
+
+    twin.sync()
+
+    [record] = twin.history()
+    change = record.change
+    assert (change.kind, change.client, change.recurrence_id, change.old_start, change.new_start) == (
+        ChangeKind.MOVED,
+        "Carmen Diaz",
+        "2026-12-10T09:00:00+00:00",
+        datetime(2026, 12, 10, 10, 0, tzinfo=BERLIN),
+        datetime(2026, 12, 11, 15, 0, tzinfo=BERLIN),
+    )
+
+
+# --- when the sync-token or the server lets us down ---------------------------------------------
+
+
+def _replace_token(twin: Twin, token: str) -> None:
+    with sqlite3.connect(twin.dav.config.database) as db:
+        (raw,) = db.execute("SELECT sync_state FROM calendars WHERE name = 'coaching'").fetchone()
+        state = json.loads(raw)
+        state["sync_token"] = token
+        db.execute("UPDATE calendars SET sync_state = ? WHERE name = 'coaching'", (json.dumps(state),))
+
+
+def _unknown_token(server: CaldavServer) -> str:
+    """Well-formed for the server, but never issued by it."""
+    return "http://radicale.org/ns/sync/" + "0" * 64 if server.kind == "radicale" else "0" * 40
+
+
+def _rejected(server: CaldavServer) -> int:
+    return 403 if server.kind == "radicale" else 412  # Xandikos answers 412 with DAV:valid-sync-token
+
+
+def test_a_token_the_server_does_not_know_lists_everything_and_records_no_phantom_change(twin: Twin) -> None:
+    for n in range(5):
+        twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
+    twin.sync()
+    _replace_token(twin, _unknown_token(twin.server))
+
+    report = twin.sync(NOW + HOUR)
+
+    statuses = [(e.method, e.status) for e in twin.server.exchanges]
+    assert statuses == [("REPORT", _rejected(twin.server)), ("REPORT", 207)]  # a listing; nothing downloaded
+    assert (report.outcome, twin.history()) == (Outcome.UNCHANGED, [])
+    assert twin.sync(NOW + 2 * HOUR).outcome is Outcome.UNCHANGED
+    assert len(twin.server.exchanges) == 1  # back to incremental sync
+
+
+def test_sync_state_lost_on_the_server_downloads_only_what_changed(twin: Twin) -> None:
+    for n in range(5):
+        twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
+    twin.sync()
+    if twin.server.kind == "radicale":
+        twin.server.reset_sync_state()  # its token files removed from disk
+    else:
+        _replace_token(twin, _unknown_token(twin.server))  # Xandikos derives tokens from git; none to remove
+    twin.put("s2", alice("session-2", DEC_10 + 6 * HOUR + HOUR))
+
+    twin.sync(NOW + HOUR)
+
+    statuses = [(e.method, e.status) for e in twin.server.exchanges]
+    assert statuses == [("REPORT", _rejected(twin.server)), ("REPORT", 207), ("REPORT", 207)]
+    [multiget] = multigets(twin.server)
+    assert multiget.body.count(b"<D:href>") == 1 and b"/s2.ics</D:href>" in multiget.body
+    assert [(r.change.kind, r.change.uid) for r in twin.history()] == [(ChangeKind.MOVED, "session-2")]
+
+
+def _refuse_sync_collection(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    if environ["REQUEST_METHOD"] == "REPORT" and b"sync-collection" in body:
+        return "501 Not Implemented", [("Content-Type", "text/plain")], b"no sync here"
+    return None
+
+
+def test_a_server_without_sync_support_is_listed_with_propfind(twin: Twin) -> None:
+    twin.server.middleware.fault = _refuse_sync_collection
+    twin.put("alice", alice())
+    twin.put("bob", bob())
+    assert twin.sync().outcome is Outcome.BASELINE
+
+    idle = twin.sync(NOW + HOUR)
+    assert (idle.outcome, [(e.method, e.status) for e in twin.server.exchanges]) == (
+        Outcome.UNCHANGED,
+        [("PROPFIND", 207)],
+    )
+
+    twin.put("alice", alice(start=DEC_11))
+    twin.sync(NOW + 2 * HOUR)
+    assert [e.method for e in twin.server.exchanges] == ["PROPFIND", "REPORT"]
+    assert [r.change.kind for r in twin.history()] == [ChangeKind.MOVED]
+
+
+def test_server_down_mid_run_records_nothing_then_recovers(twin: Twin) -> None:
+    twin.put("alice", alice())
+    twin.sync()
+    before = twin.dav.store.calendar_state("coaching")
+    twin.server.stop()
+
+    assert failure(twin.dav, NOW + HOUR) == (
+        f"{origin(twin.server)}: refused the connection; check the host and port, and that the server is running"
+    )
+    assert twin.dav.store.calendar_state("coaching") == before
+
+    twin.server.start()
+    twin.put("alice", alice(start=DEC_11))
+    twin.sync(NOW + 2 * HOUR)
+    assert [r.change.kind for r in twin.history()] == [ChangeKind.MOVED]
+
+
+def _answer(status: str, body: bytes, content_type: str = "text/html") -> Fault:
+    def fault(environ: dict, request_body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        if environ["REQUEST_METHOD"] == "REPORT":
+            return status, [("Content-Type", content_type)], body
+        return None
+
+    return fault
+
+
+_CUT_MULTISTATUS = (
+    b'<?xml version="1.0"?><D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+    b'<D:response><D:href>/x/a.ics</D:href><D:propstat><D:prop><D:getetag>"1"</D:getetag>'
+)
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        (
+            _answer("503 Service Unavailable", b"<html>down</html>"),
+            "answered HTTP 503 to a sync-collection REPORT; the server has a problem; try again later",
+        ),
+        (
+            _answer("207 Multi-Status", b"<!DOCTYPE html><html><body>Sign in</body></html>"),
+            "got something other than a WebDAV multistatus (an HTML page?); check caldav.url and any proxy in between",
+        ),
+        (
+            _answer("207 Multi-Status", _CUT_MULTISTATUS, "application/xml"),
+            "the server's answer was cut short or is not valid XML; try again later",
+        ),
+    ],
+    ids=["503", "html-page", "truncated-xml"],
+)
+def test_a_bad_answer_records_nothing(radicale: CaldavServer, tmp_path: Path, fault: Fault, problem: str) -> None:
+    radicale.put("a.ics", resource(alice()))
+    app = caldav_app(tmp_path, radicale)
+    app.sync_calendar("coaching", NOW)
+    before = app.store.calendar_state("coaching")
+    radicale.put("a.ics", resource(alice(start=DEC_11)))
+    radicale.middleware.fault = fault
+
+    assert failure(app, NOW + HOUR) == f"{origin(radicale)}: {problem}"
+    assert (app.store.calendar_state("coaching"), app.store.history()) == (before, [])
+
+    radicale.middleware.fault = None
+    app.sync_calendar("coaching", NOW + 2 * HOUR)
+    assert [r.change.kind for r in app.store.history()] == [ChangeKind.MOVED]
+
+
+def test_an_event_that_is_not_a_whole_calendar_records_nothing(radicale: CaldavServer, tmp_path: Path) -> None:
+    radicale.put("a.ics", resource(alice()))
+    app = caldav_app(tmp_path, radicale)
+    app.sync_calendar("coaching", NOW)
+    radicale.put("a.ics", resource(alice(start=DEC_11)))
+
+    def cut_calendar_data(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        if b"calendar-multiget" not in body:
+            return None
+        href = f"{radicale.collection}a.ics".encode()
+        return (
+            "207 Multi-Status",
+            [("Content-Type", "application/xml")],
+            b'<?xml version="1.0"?><D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+            b"<D:response><D:href>" + href + b'</D:href><D:propstat><D:prop><D:getetag>"2"</D:getetag>'
+            b"<C:calendar-data>BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:alice-1\n</C:calendar-data></D:prop>"
+            b"<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>",
+        )
+
+    radicale.middleware.fault = cut_calendar_data
+
+    assert failure(app, NOW + HOUR) == (
+        f"{origin(radicale)}, event a.ics: calendar is cut off: no END:VCALENDAR at the end; "
+        "was the file still being written?"
+    )
+    assert app.store.history() == []
+
+
+def test_a_slow_server_times_out(radicale: CaldavServer, tmp_path: Path) -> None:
+    app = caldav_app(tmp_path, radicale)
+    app.sync_calendar("coaching", NOW)
+
+    def slow(environ: dict, body: bytes) -> None:
+        time.sleep(1.0)
+        return None
+
+    radicale.middleware.fault = slow
+    source = app.sources["coaching"]
+    source.timeout = 0.3  # type: ignore[attr-defined]
+    source._client.timeout = 0.3  # type: ignore[attr-defined]
+
+    assert failure(app, NOW + HOUR) == (
+        f"{origin(radicale)}: did not answer within 0.3 s; check the URL and the network, or raise the timeout"
+    )
+
+
+# --- credentials -----------------------------------------------------------------------------------
+
+
+def test_a_wrong_password_says_where_the_password_came_from(radicale: CaldavServer, tmp_path: Path) -> None:
+    app = caldav_app(tmp_path, radicale)
+    (tmp_path / "password").write_text("not the password\n", encoding="utf-8")
+
+    message = failure(app)
+
+    assert message == (
+        f'{origin(radicale)}: the server refused the login of user "coach" (HTTP 401); '
+        "check caldav.username and the password printed by caldav.password_command"
+    )
+
+    (tmp_path / "password").write_text(PASSWORD + "\n", encoding="utf-8")  # fixed without a restart
+    assert app.sync_calendar("coaching", NOW).outcome is Outcome.BASELINE
+
+
+def test_a_missing_password_says_how_to_give_one(radicale: CaldavServer, tmp_path: Path) -> None:
+    config = write_config(tmp_path, radicale)
+    config.write_text(config.read_text().replace(f"      password_command: cat {tmp_path / 'password'}\n", ""))
+    app = App(load_config(config), Store(tmp_path / "state" / "coachsync.db"))
+
+    assert failure(app) == (
+        f'{origin(radicale)}: the server refused the login of user "coach" (HTTP 401); check caldav.username and '
+        f"the password: none is configured (set caldav.password_command, ${PASSWORD_ENV} or the systemd "
+        "credential caldav-password)"
+    )
+
+
+def test_the_password_never_reaches_the_database_or_the_logs(
+    radicale: CaldavServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    radicale.put("a.ics", resource(alice()))
+    app = caldav_app(tmp_path, radicale)
+    app.sync_calendar("coaching", NOW)
+    radicale.put("a.ics", resource(alice(start=DEC_11)))
+    app.sync_calendar("coaching", NOW + HOUR)
+    app.store.close()
+
+    assert [r.change.kind for r in Store(app.config.database).history()] == [ChangeKind.MOVED]
+    secret = PASSWORD.encode()
+    files = sorted(p for p in (tmp_path / "state").iterdir())
+    assert [p.name for p in files if secret in p.read_bytes()] == []
+    assert len(caplog.records) > 0
+    assert [r.getMessage() for r in caplog.records if PASSWORD in r.getMessage()] == []
