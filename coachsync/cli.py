@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -18,11 +19,24 @@ import click
 
 from . import __version__
 from .app import App, PassFailure, utc_now
+from .check import check_calendar, check_smtp
 from .config import Config, default_config_path, load_config
 from .daemon import Daemon
 from .errors import CoachsyncError, ConfigError
 from .logs import configure_logging
 from .notify import Notifier
+from .service import (
+    UNIT_NAME,
+    coachsync_command,
+    default_unit_path,
+    enable_commands,
+    exec_start,
+    hidden_from_system_service,
+    python_executable,
+    render,
+    template,
+    write_unit,
+)
 from .store import FeeEntry, Record, Store
 
 log = logging.getLogger("coachsync")
@@ -378,3 +392,86 @@ def suggestions(ctx: click.Context, as_json: bool) -> None:
     for s in found:
         click.echo(f"#{s.id}  {_local(s.created_at, app.zone)}  {s.client or '-'}  ({s.plugin})")
         click.echo("".join(f"    {line}\n" for line in s.text.splitlines()))
+
+# --- service: check, install-service ---
+
+
+def _context(ctx: click.Context) -> _Context:
+    context = ctx.find_object(_Context)
+    assert context is not None  # main() always sets it
+    return context
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check the config, reach every calendar and the mail server, and show whose sessions are whose.
+
+    Records nothing. Exits 0 when all is well, 1 when a calendar or the mail server cannot be reached,
+    2 on a config error.
+    """
+    app = _app(ctx)  # the config, its plugins and the database, as `run` checks them before it is ready
+    now = utc_now()
+    click.echo(f"config {app.config.path}: ok")
+    click.echo(f"database {app.store.path}: ok")
+    problems = 0
+    for name in app.sources:
+        result = check_calendar(app, name, now)
+        if result.problem is not None:
+            problems += 1
+            click.echo(f"calendar {name}: FAILED: {result.problem}")
+            continue
+        unreadable = f", {result.unreadable} unreadable skipped" if result.unreadable else ""
+        click.echo(f"calendar {name}: ok, {result.events} events{unreadable}")
+        for sessions in result.clients:
+            upcoming = f"{sessions.upcoming} upcoming"
+            if sessions.next_start is not None:
+                upcoming += f", next {_local(sessions.next_start, app.zone)}"
+            click.echo(f"  {sessions.client or 'no client'}: {upcoming}")
+    mail = app.config.mail
+    if mail.mode == "smtp" and mail.smtp is not None:
+        where = f"smtp {mail.smtp.host}:{mail.smtp.port}"
+        problem = check_smtp(mail.smtp, mail.sender)
+        if problem is not None:
+            problems += 1
+            click.echo(f"{where}: FAILED: {problem}")
+        else:
+            login = f", logged in as {mail.smtp.username}" if mail.smtp.username else ""
+            click.echo(f"{where}: ok{login}")
+    else:
+        click.echo(f"mail: outbox mode, nothing is sent; messages go to {mail.outbox_dir}")
+    if problems:
+        click.echo(f"{problems} problem{'s' if problems > 1 else ''} found")
+        ctx.exit(1)
+    click.echo("all good")
+
+
+@main.command("install-service")
+@click.option("--user", is_flag=True, help="A unit for `systemctl --user` instead of the hardened system unit.")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the unit to this .service file or into this directory instead of systemd's unit directory.",
+)
+@click.pass_context
+def install_service(ctx: click.Context, user: bool, output: Path | None) -> None:
+    """Write a systemd unit that runs this install of coachsync with this config."""
+    config = _context(ctx).config()  # a unit for a config that fails would only restart until it gives up
+    command = coachsync_command(python_executable())
+    line = exec_start(command, config.path)
+    if not user:
+        for path in hidden_from_system_service([Path(command[0]), config.path]):
+            click.echo(
+                f"warning: the system service cannot see {path} (ProtectHome=yes); install coachsync outside home "
+                "directories (e.g. /opt/coachsync) with the config in /etc/coachsync, or use --user",
+                err=True,
+            )
+    default = default_unit_path(user)
+    # An --output that does not name a .service file is a directory to put coachsync.service in.
+    target = default if output is None else output if output.suffix == ".service" else output / UNIT_NAME
+    target = Path(os.path.abspath(target))
+    write_unit(target, render(template(user), line), default_location=output is None)
+    click.echo(f"wrote {target}")
+    click.echo("enable and start it with:")
+    for command_line in enable_commands(user, target, in_search_path=target.parent == default.parent):
+        click.echo(f"  {command_line}")

@@ -1,0 +1,138 @@
+"""`coachsync check`: can this config run? Reads every calendar and greets the mail server,
+records nothing, and shows which sessions belong to which client.
+
+The matching report is pure (occurrences in, counts out); reading calendars
+and talking to SMTP are the I/O edges, each returning a one-line problem
+instead of raising so that one failure never hides the others.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import yagmail
+
+from .app import App
+from .config import SmtpConfig
+from .errors import CoachsyncError
+from .ics import parse_groups, split_calendar
+from .model import Occurrence
+from .secrets import read_secret
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSessions:
+    """Upcoming sessions charged to one client (`client` None: matched to nobody)."""
+
+    client: str | None
+    upcoming: int
+    next_start: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarCheck:
+    calendar: str
+    problem: str | None = None
+    events: int = 0
+    unreadable: int = 0
+    clients: tuple[ClientSessions, ...] = ()
+
+
+def sessions_by_client(
+    occurrences: Iterable[Occurrence], clients: Iterable[str], now: datetime
+) -> tuple[ClientSessions, ...]:
+    """Every configured client in config order (even with no sessions), then the unmatched ones."""
+    upcoming: dict[str | None, list[datetime]] = {name: [] for name in clients}
+    upcoming[None] = []
+    for occurrence in occurrences:
+        if occurrence.start > now and not occurrence.cancelled:
+            upcoming.setdefault(occurrence.client, []).append(occurrence.start)
+    return tuple(ClientSessions(name, len(starts), min(starts, default=None)) for name, starts in upcoming.items())
+
+
+def check_calendar(app: App, name: str, now: datetime) -> CalendarCheck:
+    """Fetch the whole calendar (no sync state: a full read) and match its sessions; write nothing."""
+    try:
+        fetched = app.sources[name].fetch({})
+    except CoachsyncError as error:
+        return CalendarCheck(name, problem=str(error))
+    if fetched.text is None:  # cannot happen without a sync state; a source that does it is broken
+        return CalendarCheck(name, problem="the source returned no calendar for a full read")
+    split = split_calendar(fetched.text)
+    settings = app.settings(now)
+    parsed = parse_groups(
+        split,
+        list(split.groups),
+        calendar_name=name,
+        window=settings.window,
+        zone=settings.zone,
+        match_client=settings.match_client,
+    )
+    occurrences = [o for found in parsed.occurrences.values() for o in found]
+    clients = [client.name for client in app.config.clients]
+    return CalendarCheck(
+        name,
+        events=len(split.groups),
+        unreadable=len(parsed.failed),
+        clients=sessions_by_client(occurrences, clients, now),
+    )
+
+
+def check_smtp(smtp: SmtpConfig, sender: str) -> str | None:
+    """Connect, EHLO (and STARTTLS), log in when a username is set, quit; None when all went well."""
+    password = None
+    if smtp.username is not None:
+        try:
+            password = read_secret(
+                what="mail.smtp.password_command",
+                command=smtp.password_command,
+                env_var="COACHSYNC_SMTP_PASSWORD",
+                credential="smtp-password",
+            )
+        except CoachsyncError as error:
+            return str(error)
+        if password is None:
+            return (
+                "no password for mail.smtp.username: set mail.smtp.password_command, "
+                "$COACHSYNC_SMTP_PASSWORD or the systemd credential smtp-password"
+            )
+    client = yagmail.SMTP(
+        user=smtp.username or sender,
+        password=password,
+        host=smtp.host,
+        port=smtp.port,
+        smtp_starttls=smtp.starttls,
+        smtp_ssl=smtp.ssl,
+        smtp_skip_login=smtp.username is None,
+        soft_email_validation=False,  # a login name need not be an address
+        timeout=smtp.timeout,
+    )
+    try:
+        client.login()
+        code, _ = client.smtp.ehlo()
+        if code != 250:
+            return f"the server refused EHLO (reply {code})"
+    except smtplib.SMTPAuthenticationError as error:
+        reply = error.smtp_code
+        return f"login refused for {smtp.username!r} (reply {reply}); check mail.smtp.username and the password"
+    except smtplib.SMTPNotSupportedError:
+        what = "STARTTLS" if smtp.starttls else "login (AUTH)"
+        return f"the server does not offer {what}; check mail.smtp.port, starttls and ssl"
+    except smtplib.SMTPException as error:
+        return f"SMTP error: {' '.join(str(error).split())}"
+    except ssl.SSLError as error:
+        return f"TLS failed: {error.reason or error}; check mail.smtp.port, starttls and ssl"
+    except TimeoutError:
+        return f"no answer within {smtp.timeout:g}s; check mail.smtp.host and port"
+    except OSError as error:
+        return f"cannot connect: {error.strerror or error}; check mail.smtp.host and port"
+    finally:
+        try:
+            client.close()
+        except (OSError, smtplib.SMTPException):  # the answer above is what counts, not the goodbye
+            pass
+    return None
