@@ -11,6 +11,7 @@ from .clients import ClientMatcher
 from .config import CalendarConfig, Config
 from .errors import CoachsyncError
 from .ics import window_around
+from .mail import DeliveryReport, deliver_outbox
 from .model import ChangeKind
 from .plugins import Plugins, load_plugins
 from .policies import PolicyRunner
@@ -97,6 +98,10 @@ class App:
                 yield self.sync_calendar(name, now, accept_mass_change)
             except CoachsyncError as error:
                 yield PassFailure(name, error)
+
+    def deliver_mail(self, now: datetime) -> DeliveryReport:
+        """Send (or write, in outbox mode) every queued email that is due."""
+        return deliver_outbox(self.store, self.config.mail, now)
 
     def client_summaries(self, now: datetime) -> list[ClientSummary]:
         upcoming: Counter[str] = Counter()

@@ -261,6 +261,88 @@ def excuse(ctx: click.Context, change_id: int, reason: str) -> None:
     click.echo(f"change {record.id} ({change.kind.value}, {change.client or 'no client'}) excused: {record.reason}")
 
 
+# --- mail: outbox, send ---------------------------------------------------
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
+@click.pass_context
+def outbox(ctx: click.Context, as_json: bool) -> None:
+    """List the emails policies asked for; approve or discard them before they go out."""
+    if ctx.invoked_subcommand is not None:
+        return
+    messages = _app(ctx).store.outbox()
+    if as_json:
+        rows = [
+            {
+                "id": m.id,
+                "to": m.recipient,
+                "subject": m.subject,
+                "status": m.status.value,
+                "plugin": m.plugin,
+                "client": m.client,
+                "change_id": m.change_id,
+                "error": m.error,
+            }
+            for m in messages
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not messages:
+        click.echo("The outbox is empty.")
+        return
+    headers = ("ID", "STATUS", "TO", "CLIENT", "PLUGIN", "CHANGE", "SUBJECT", "ERROR")
+    table = [
+        (
+            str(m.id),
+            m.status.value,
+            m.recipient or "-",
+            m.client or "-",
+            m.plugin,
+            str(m.change_id),
+            _one_line(m.subject),
+            _one_line(m.error or "", 60),
+        )
+        for m in messages
+    ]
+    click.echo(_table(headers, table))
+
+
+@outbox.command("approve")
+@click.argument("message_id", metavar="ID", type=int)
+@click.pass_context
+def outbox_approve(ctx: click.Context, message_id: int) -> None:
+    """Queue a message that waits for approval; `coachsync send` (or `run`) then sends it."""
+    message = _app(ctx).store.approve_message(message_id)
+    click.echo(f"outbox message {message.id} to {message.recipient} queued: {_one_line(message.subject, 60)}")
+
+
+@outbox.command("discard")
+@click.argument("message_id", metavar="ID", type=int)
+@click.pass_context
+def outbox_discard(ctx: click.Context, message_id: int) -> None:
+    """Never send a message (waiting for approval, queued or failed)."""
+    message = _app(ctx).store.discard_message(message_id)
+    click.echo(f"outbox message {message.id} discarded: {_one_line(message.subject, 60)}")
+
+
+@main.command()
+@click.pass_context
+def send(ctx: click.Context) -> None:
+    """Deliver the queued emails that are due now; exit 1 if any failed for good."""
+    app = _app(ctx)
+    report = app.deliver_mail(utc_now())
+    for message in app.store.outbox():
+        if message.id in report.failed:
+            click.echo(f"outbox message {message.id} failed: {message.error}", err=True)
+        elif message.id in report.retrying:
+            when = _local(message.next_attempt_at, app.zone)
+            click.echo(f"outbox message {message.id} not sent yet, next try {when}: {message.error}", err=True)
+    click.echo(report.summary())
+    if report.failed:
+        ctx.exit(1)
+
+
 # --- policies: plugins, fees, suggestions ---
 
 
@@ -392,6 +474,7 @@ def suggestions(ctx: click.Context, as_json: bool) -> None:
     for s in found:
         click.echo(f"#{s.id}  {_local(s.created_at, app.zone)}  {s.client or '-'}  ({s.plugin})")
         click.echo("".join(f"    {line}\n" for line in s.text.splitlines()))
+
 
 # --- service: check, install-service ---
 

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    EVENT_TYPE_CLOSED,
+    EVENT_TYPE_CREATED,
+    EVENT_TYPE_DELETED,
+    EVENT_TYPE_MODIFIED,
+    EVENT_TYPE_MOVED,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
@@ -33,6 +41,15 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 3600.0
 FIRST_RETRY_SECONDS = 5.0
+_WRITE_EVENTS = frozenset(
+    {
+        EVENT_TYPE_CREATED,
+        EVENT_TYPE_MODIFIED,
+        EVENT_TYPE_MOVED,
+        EVENT_TYPE_DELETED,
+        EVENT_TYPE_CLOSED,  # closed after writing
+    }
+)
 
 
 @dataclass
@@ -53,6 +70,10 @@ class _FileEvents(FileSystemEventHandler):
         self._mark_due = mark_due
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        # Only writes count: the pass's own read sends "opened" and "closed_no_write", which would
+        # otherwise wake another pass, whose read wakes another, every debounce_seconds forever.
+        if event.event_type not in _WRITE_EVENTS:
+            return
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if not raw:
                 continue
@@ -152,9 +173,20 @@ class Daemon:
             level = logging.DEBUG if report.outcome is Outcome.UNCHANGED else logging.INFO
             log.log(level, "%s", report.summary(), extra={"calendar": name})
             self._record_pass(name, _short(report))
+            self._deliver_mail()
         with self._lock:
             if name not in self._schedule.written_during_pass:  # else the watcher already set it due
                 self._schedule.due[name] = time.monotonic() + delay
+
+    def _deliver_mail(self) -> None:
+        """After each good pass: what it queued, and earlier retries now due (cheap when nothing is)."""
+        try:
+            report = self.app.deliver_mail(self.clock())
+        except Exception as error:  # mail trouble must never stop the calendars being watched
+            log.warning("mail delivery failed: %s", error)
+            return
+        if report.sent or report.retrying or report.failed:
+            log.info("%s", report.summary())
 
     def _start_watcher(self) -> BaseObserver | None:
         paths = {c.ics_file.resolve(): c.name for c in self.app.config.calendars if c.ics_file is not None}

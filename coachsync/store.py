@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 
 from .errors import CoachsyncError, NotFoundError
@@ -257,6 +258,35 @@ class SuggestionEntry:
     client: str | None
     text: str
     created_at: datetime
+
+
+class MailStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    DISCARDED = "discarded"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One email in the outbox; `message_id` is fixed when the row is written, so a resend
+    carries the same Message-ID and the receiver can drop the duplicate."""
+
+    id: int
+    message_id: str
+    change_id: int
+    plugin: str
+    client: str | None
+    recipient: str | None
+    subject: str
+    body: str
+    status: MailStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -696,4 +726,106 @@ class Store:
             reason=reason,
             waived_reason=waived_reason,
             created_at=datetime.fromisoformat(created_at),
+        )
+
+    # --- outbox ----------------------------------------------------------
+    # Delivery moves a row queued -> sent | failed (or back to queued with a later attempt);
+    # every update is conditional on the status it expects, so a row the coach discarded
+    # while a send was under way is never marked sent or retried.
+
+    _OUTBOX_COLUMNS = (
+        "id, message_id, change_id, plugin, client, recipient, subject, body, status, attempts,"
+        " next_attempt_at, error, created_at, sent_at"
+    )
+
+    def outbox(self, status: MailStatus | None = None) -> list[OutboxMessage]:
+        """Outbox rows, oldest first, optionally only those with one status."""
+        query = f"SELECT {self._OUTBOX_COLUMNS} FROM outbox"
+        arguments: tuple[str, ...] = ()
+        if status is not None:
+            query += " WHERE status = ?"
+            arguments = (MailStatus(status).value,)
+        return [self._message(row) for row in self._db.execute(query + " ORDER BY id", arguments)]
+
+    def message(self, message_id: int) -> OutboxMessage:
+        row = self._db.execute(f"SELECT {self._OUTBOX_COLUMNS} FROM outbox WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no outbox message with id {message_id}; see `coachsync outbox`")
+        return self._message(row)
+
+    def approve_message(self, message_id: int) -> OutboxMessage:
+        """pending_approval -> queued: the coach read it and wants it sent."""
+        return self._move_message(message_id, (MailStatus.PENDING_APPROVAL,), MailStatus.QUEUED, "approve")
+
+    def discard_message(self, message_id: int) -> OutboxMessage:
+        """Never send it; a sent message cannot be discarded, and discarding twice is harmless."""
+        if self.message(message_id).status is MailStatus.DISCARDED:
+            return self.message(message_id)
+        waiting = (MailStatus.PENDING_APPROVAL, MailStatus.QUEUED, MailStatus.FAILED)
+        return self._move_message(message_id, waiting, MailStatus.DISCARDED, "discard")
+
+    def _move_message(
+        self, message_id: int, allowed: tuple[MailStatus, ...], to: MailStatus, verb: str
+    ) -> OutboxMessage:
+        with self._transaction() as db:
+            row = db.execute("SELECT status FROM outbox WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no outbox message with id {message_id}; see `coachsync outbox`")
+            if row[0] not in allowed:
+                need = " or ".join(s.value for s in allowed)
+                raise CoachsyncError(f"cannot {verb} outbox message {message_id}: it is {row[0]}, not {need}")
+            db.execute("UPDATE outbox SET status = ? WHERE id = ?", (to.value, message_id))
+        return self.message(message_id)
+
+    def due_messages(self, now: datetime) -> list[OutboxMessage]:
+        """Queued rows whose next attempt is due, oldest first."""
+        rows = self._db.execute(
+            f"SELECT {self._OUTBOX_COLUMNS} FROM outbox WHERE status = 'queued'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id",
+            (_iso(now),),
+        )
+        return [self._message(row) for row in rows]
+
+    def mark_sent(self, message_id: int, sent_at: datetime) -> None:
+        self._update_queued(
+            message_id,
+            "status = 'sent', attempts = attempts + 1, sent_at = ?, error = NULL, next_attempt_at = NULL",
+            (_iso(sent_at),),
+        )
+
+    def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Count a failed attempt and keep the row queued until `next_attempt_at`."""
+        self._update_queued(
+            message_id, "attempts = attempts + 1, error = ?, next_attempt_at = ?", (error, _iso(next_attempt_at))
+        )
+
+    def mark_failed(self, message_id: int, error: str) -> None:
+        """Give up: a permanent refusal, an invalid address, or too many temporary failures."""
+        self._update_queued(
+            message_id, "status = 'failed', attempts = attempts + 1, error = ?, next_attempt_at = NULL", (error,)
+        )
+
+    def _update_queued(self, message_id: int, assignments: str, arguments: tuple[str | None, ...]) -> None:
+        with self._transaction() as db:
+            db.execute(f"UPDATE outbox SET {assignments} WHERE id = ? AND status = 'queued'", (*arguments, message_id))
+
+    @staticmethod
+    def _message(row: tuple) -> OutboxMessage:
+        (id_, message_id, change_id, plugin, client, recipient, subject, body, status, attempts, next_at, error,
+         created_at, sent_at) = row  # fmt: skip
+        return OutboxMessage(
+            id=id_,
+            message_id=message_id,
+            change_id=change_id,
+            plugin=plugin,
+            client=client,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            status=MailStatus(status),
+            attempts=attempts,
+            next_attempt_at=_moment(next_at),
+            error=error,
+            created_at=datetime.fromisoformat(created_at),
+            sent_at=_moment(sent_at),
         )

@@ -1,0 +1,432 @@
+"""The built-in policies, hook by hook: thresholds, free allowance, excused records, windows, steps."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import coachsync_plugins
+import pytest
+from coachsync_plugins import checkin, end_engagement, escalation_email, fee
+from pydantic import ValidationError
+from scenario import NOW, Coach
+
+from coachsync.actions import Email, Fee, Recipient, Suggestion
+from coachsync.errors import ConfigError
+from coachsync.hookspecs import ClientInfo
+from coachsync.model import Change, ChangeKind, Occurrence
+from coachsync.store import Record
+from coachsync.templates import TemplateRenderer
+
+BERLIN = ZoneInfo("Europe/Berlin")
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+ALICE = ClientInfo("Alice Example", ("alice@example.com",))
+RENDER = TemplateRenderer([Path(coachsync_plugins.__file__).parent / "templates"]).render
+
+
+def record(
+    id_: int,
+    *,
+    kind: ChangeKind = ChangeKind.MOVED,
+    at: datetime = NOW,
+    notice: float = 48.0,
+    excused: bool = False,
+    client: str | None = "Alice Example",
+    uid: str | None = None,
+) -> Record:
+    """A change `at` a moment, of a session `notice` hours later, moved a day on (unless cancelled)."""
+    old_start = at + timedelta(hours=notice)
+    new_start = None if kind is ChangeKind.CANCELLED else old_start + DAY
+    change = Change(
+        kind=kind,
+        calendar="coaching",
+        uid=uid or f"s{id_}",
+        recurrence_id="",
+        client=client,
+        summary="Coaching",
+        old_start=old_start,
+        new_start=new_start,
+        notice_hours=notice,
+        changed_at=at,
+    )
+    return Record(id_, change, at, excused, "ill" if excused else None)
+
+
+def session(start: datetime) -> Occurrence:
+    return Occurrence("coaching", f"at-{start:%m%d%H}", "", start, start + HOUR, "Coaching", client="Alice Example")
+
+
+def run(
+    module: Any,
+    current: Record,
+    history: Sequence[Record] = (),
+    *,
+    client: ClientInfo | None = ALICE,
+    sessions: Sequence[Occurrence] = (),
+    now: datetime = NOW,
+    **settings: Any,
+) -> list[Any]:
+    model = module.coachsync_policy_settings()
+    return list(
+        module.coachsync_on_change(
+            record=current,
+            history=history,
+            client=client,
+            sessions=sessions,
+            settings=model(enabled=True, **settings),
+            render=RENDER,
+            zone=BERLIN,
+            now=now,
+        )
+    )
+
+
+# --- fee ---------------------------------------------------------------------
+
+EUR40 = {"amount": Decimal("40.00"), "currency": "EUR"}
+
+
+def test_late_move_owes_a_fee() -> None:
+    late = record(1, notice=6.0)
+
+    assert run(fee, late, **EUR40) == [
+        Fee(Decimal("40.00"), "EUR", "session of Tue 1 Dec 2026, 19:00 rescheduled with 6 h notice (less than 24 h)")
+    ]
+
+
+def test_late_cancellation_says_cancelled() -> None:
+    late = record(1, kind=ChangeKind.CANCELLED, notice=2.5)
+
+    [charged] = run(fee, late, **EUR40)
+
+    assert charged.reason == "session of Tue 1 Dec 2026, 15:30 cancelled with 2.5 h notice (less than 24 h)"
+
+
+def test_notice_of_exactly_notice_hours_is_not_late() -> None:
+    assert run(fee, record(1, notice=24.0), **EUR40) == []
+    assert len(run(fee, record(1, notice=23.99), **EUR40)) == 1
+
+
+def test_free_allowance_covers_the_first_late_ones_only() -> None:
+    first, second, third = (record(i, at=NOW + i * DAY, notice=3.0) for i in (1, 2, 3))
+
+    assert run(fee, first, free_reschedules=2, **EUR40) == []
+    assert run(fee, second, [first], free_reschedules=2, **EUR40) == []
+    assert len(run(fee, third, [first, second], free_reschedules=2, **EUR40)) == 1
+
+
+def test_excused_and_early_changes_do_not_use_the_allowance() -> None:
+    excused = record(1, notice=3.0, excused=True)
+    early = record(2, notice=72.0)
+    late = record(3, notice=3.0)
+
+    assert run(fee, late, [excused, early], free_reschedules=1, **EUR40) == []
+
+
+def test_a_cancellation_undone_by_a_restore_does_not_use_the_allowance() -> None:
+    cancelled = record(1, kind=ChangeKind.CANCELLED, notice=3.0, uid="a1")
+    restored = record(2, kind=ChangeKind.RESTORED, notice=2.0, uid="a1")
+    late = record(3, notice=3.0)
+
+    assert run(fee, late, [cancelled, restored], free_reschedules=1, **EUR40) == []
+    assert len(run(fee, late, [cancelled], free_reschedules=1, **EUR40)) == 1
+
+
+def test_restored_sessions_excused_changes_and_unmatched_events_are_never_charged() -> None:
+    assert run(fee, record(1, kind=ChangeKind.RESTORED, notice=1.0), **EUR40) == []
+    assert run(fee, record(1, notice=1.0, excused=True), **EUR40) == []
+    assert run(fee, record(1, notice=1.0, client=None), client=None, **EUR40) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [(40, Decimal("40.00")), (12.5, Decimal("12.50")), (Decimal("7.25"), Decimal("7.25")), (0.01, Decimal("0.01"))],
+)
+def test_fee_amount_from_yaml_numbers_is_kept_as_decimal(given: object, kept: Decimal) -> None:
+    settings = fee.FeeSettings(enabled=True, amount=given, currency="eur")
+
+    assert (settings.amount, type(settings.amount), settings.currency) == (kept, Decimal, "EUR")
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"amount": "40", "currency": "EUR"}, "expected an amount such as 40 or 12.50, got '40'"),
+        ({"amount": 0, "currency": "EUR"}, "must be greater than 0, got 0"),
+        ({"amount": -5, "currency": "EUR"}, "must be greater than 0, got -5"),
+        ({"amount": 40.123, "currency": "EUR"}, "use at most 2 decimal places, got 40.123"),
+        ({"amount": True, "currency": "EUR"}, "expected an amount such as 40 or 12.50, got bool"),
+        ({"amount": 40, "currency": "EURO"}, "expected a 3-letter currency code such as EUR or USD, got 'EURO'"),
+        ({"currency": "EUR"}, "set amount when the fee is enabled, e.g. amount: 40, currency: EUR"),
+        ({}, "set amount and currency when the fee is enabled, e.g. amount: 40, currency: EUR"),
+    ],
+)
+def test_fee_settings_refuse_what_is_not_money(settings: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        fee.FeeSettings(enabled=True, **settings)
+
+    assert [e["ctx"]["error"].args[0] for e in caught.value.errors()] == [problem]
+
+
+def test_fee_settings_error_names_file_line_and_key(tmp_path: Path) -> None:
+    coach = Coach(
+        tmp_path,
+        extra_yaml=textwrap.dedent(
+            """\
+            policies:
+              fee:
+                enabled: true
+                amount: "40"
+                currency: EUR
+            """
+        ),
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        coach.app()
+
+    assert str(caught.value) == (
+        f"{coach.config_path}:17: policies.fee.amount: expected an amount such as 40 or 12.50, got '40'"
+    )
+
+
+# --- escalation_email ----------------------------------------------------------
+
+
+def reschedules(count: int, *, every: timedelta = 10 * DAY, first: datetime = NOW) -> list[Record]:
+    return [record(i + 1, at=first + i * every) for i in range(count)]
+
+
+def test_third_reschedule_within_the_window_sends_a_warm_check_in_to_the_client() -> None:
+    *earlier, third = reschedules(3)
+
+    [email] = run(escalation_email, third, earlier)
+
+    assert email == Email(
+        to=Recipient.CLIENT,
+        subject="Checking in, Alice",
+        body=(
+            "Hi Alice,\n\n"
+            "our sessions have moved 3 times in the last 90 days, most recently the one on Wed 23 Dec 2026, 13:00."
+            " Life happens, and that is completely fine. I simply wanted to ask: is everything okay?\n\n"
+            "If something has changed for you (work, health, family, or how our sessions fit into your week),"
+            " I would really like to hear about it. Together we can find a rhythm that works better for you.\n\n"
+            "As a reminder of what we agreed: a session can be moved with at least 24 h notice, and 2 reschedules"
+            " within 90 days are no problem at all.\n\n"
+            "Just reply to this email whenever it suits you.\n\n"
+            "Warm regards\n"
+        ),
+        require_approval=True,
+        once_per="Alice Example:step-1",
+    )
+
+
+def test_two_reschedules_are_still_fine() -> None:
+    first, second = reschedules(2)
+
+    assert run(escalation_email, second, [first]) == []
+
+
+def test_excused_reschedules_do_not_count_towards_escalation() -> None:
+    first, second, third = reschedules(3)
+    excused = Record(first.id, first.change, first.detected_at, True, "flu")
+
+    assert run(escalation_email, third, [excused, second]) == []
+
+
+def test_a_reschedule_exactly_within_days_ago_still_counts() -> None:
+    first = record(1, at=NOW)
+    second = record(2, at=NOW + 40 * DAY)
+    on_the_boundary = record(3, at=NOW + 90 * DAY)
+    one_second_late = record(3, at=NOW + 90 * DAY + timedelta(seconds=1))
+
+    assert len(run(escalation_email, on_the_boundary, [first, second])) == 1
+    assert run(escalation_email, one_second_late, [first, second]) == []
+
+
+def test_each_step_is_asked_for_once_per_client_and_step() -> None:
+    history = reschedules(7, every=DAY)
+
+    keys = [[e.once_per for e in run(escalation_email, r, history[: r.id - 1])] for r in history]
+
+    # The 4th and 5th reach step 1 again; the core records an email once per key, so it is never repeated.
+    assert keys == [
+        [],
+        [],
+        ["Alice Example:step-1"],
+        ["Alice Example:step-1"],
+        ["Alice Example:step-1"],
+        ["Alice Example:step-2"],
+        ["Alice Example:step-2"],
+    ]
+
+
+def test_a_second_burst_months_later_is_a_new_step() -> None:
+    january = reschedules(3, every=DAY, first=NOW)
+    june = [record(i, at=NOW + 180 * DAY + i * DAY) for i in (4, 5, 6)]
+
+    assert run(escalation_email, june[1], january + june[:1]) == []
+    assert [e.once_per for e in run(escalation_email, june[2], january + june[:2])] == ["Alice Example:step-2"]
+
+
+def test_escalation_to_the_coach_summarises_the_recent_history() -> None:
+    *earlier, third = reschedules(3)
+
+    [email] = run(escalation_email, third, earlier, to="coach")
+
+    assert (email.to, email.require_approval, email.once_per) == (Recipient.COACH, False, "Alice Example:step-1")
+    assert email.subject == "Alice Example: 3 reschedules in 90 days"
+    assert email.body == (
+        "Alice Example has reached step 1: 3 unexcused reschedules or cancellations in the last 90 days"
+        " (your threshold is 3).\n\n"
+        "Recent history, oldest first:\n"
+        "- #1 Tue 1 Dec 2026, 13:00: moved the session of Thu 3 Dec 2026, 13:00 to Fri 4 Dec 2026, 13:00, 48 h notice\n"
+        "- #2 Fri 11 Dec 2026, 13:00: moved the session of Sun 13 Dec 2026, 13:00 to Mon 14 Dec 2026, 13:00,"
+        " 48 h notice\n"
+        "- #3 Mon 21 Dec 2026, 13:00: moved the session of Wed 23 Dec 2026, 13:00 to Thu 24 Dec 2026, 13:00,"
+        " 48 h notice\n\n"
+        'This may be a good moment for a personal "is everything okay?" conversation.\n'
+        "If one of these was excused (illness, emergency, a change of yours), mark it with"
+        " `coachsync excuse ID --reason TEXT` and it no longer counts.\n"
+    )
+
+
+def test_escalation_without_a_client_address_becomes_a_suggestion() -> None:
+    *earlier, third = reschedules(3)
+
+    [suggestion] = run(escalation_email, third, earlier, client=ClientInfo("Alice Example", ()))
+
+    assert suggestion == Suggestion(
+        "Alice Example has 3 unexcused reschedules in the last 90 days (step 1), but has no email address in the"
+        " config for a check-in. Consider reaching out.",
+        once_per="Alice Example:step-1",
+    )
+
+
+def test_escalation_ignores_restorations_and_unmatched_events() -> None:
+    *earlier, third = reschedules(3)
+    restored = record(3, kind=ChangeKind.RESTORED, at=third.change.changed_at)
+    unmatched = record(3, client=None, at=third.change.changed_at)
+
+    assert run(escalation_email, restored, earlier) == []
+    assert run(escalation_email, unmatched, [], client=None) == []
+
+
+# --- end_engagement ------------------------------------------------------------
+
+
+def test_fifth_reschedule_in_120_days_suggests_revisiting_the_engagement() -> None:
+    history = reschedules(5, every=20 * DAY)
+    *earlier, fifth = history
+
+    [suggestion] = run(end_engagement, fifth, earlier)
+
+    lines = "\n".join(
+        [
+            "- #1 Tue 1 Dec 2026, 13:00: moved the session of Thu 3 Dec 2026, 13:00 to Fri 4 Dec 2026, 13:00,"
+            " 48 h notice",
+            "- #2 Mon 21 Dec 2026, 13:00: moved the session of Wed 23 Dec 2026, 13:00 to Thu 24 Dec 2026, 13:00,"
+            " 48 h notice",
+            "- #3 Sun 10 Jan 2027, 13:00: moved the session of Tue 12 Jan 2027, 13:00 to Wed 13 Jan 2027, 13:00,"
+            " 48 h notice",
+            "- #4 Sat 30 Jan 2027, 13:00: moved the session of Mon 1 Feb 2027, 13:00 to Tue 2 Feb 2027, 13:00,"
+            " 48 h notice",
+            "- #5 Fri 19 Feb 2027, 13:00: moved the session of Sun 21 Feb 2027, 13:00 to Mon 22 Feb 2027, 13:00,"
+            " 48 h notice",
+        ]
+    )
+    assert suggestion == Suggestion(
+        "Alice Example has rescheduled or cancelled 5 times without an excuse in the last 120 days (step 1)."
+        " It may be time to revisit the coaching agreement together, or to end the engagement.\n"
+        f"What led here:\n{lines}",
+        once_per="Alice Example:step-1",
+    )
+
+
+def test_end_engagement_needs_all_of_them_within_the_window() -> None:
+    history = reschedules(5, every=31 * DAY)  # the first is 124 days before the fifth
+
+    assert run(end_engagement, history[-1], history[:-1]) == []
+    assert run(end_engagement, history[3], history[:3]) == []
+
+
+def test_end_engagement_steps_and_excused_records() -> None:
+    history = reschedules(10, every=DAY)
+    excused = [Record(r.id, r.change, r.detected_at, True, "coach moved it") for r in history[:1]]
+
+    assert [s.once_per for s in run(end_engagement, history[9], history[:9])] == ["Alice Example:step-2"]
+    assert run(end_engagement, history[4], excused + history[1:4]) == []
+    assert run(end_engagement, record(11, kind=ChangeKind.RESTORED, at=NOW + 10 * DAY), history) == []
+
+
+# --- checkin -------------------------------------------------------------------
+
+
+def test_a_move_that_leaves_a_long_gap_sends_a_reflection_prompt() -> None:
+    moved = record(1, notice=48.0)  # the session was on 3 Dec
+    later = session(datetime(2026, 12, 17, 9, 0, tzinfo=UTC))  # 14 days on
+
+    [email] = run(checkin, moved, sessions=[later])
+
+    assert email == Email(
+        to=Recipient.CLIENT,
+        subject="A few questions until our next session",
+        body=(
+            "Hi Alice,\n\n"
+            "our next session is on Thu 17 Dec 2026, 10:00, a little while away. To keep the momentum going until"
+            " then, here are a few questions to reflect on, in writing or on a walk:\n\n"
+            "1. What has moved forward since we last spoke, however small?\n"
+            "2. What is getting in the way right now?\n"
+            "3. What would make our next conversation most useful for you?\n\n"
+            "No need to answer them by email; bring whatever comes up to our next session.\n\n"
+            "Warm regards\n"
+        ),
+        require_approval=False,
+    )
+
+
+def test_a_gap_of_exactly_gap_days_is_not_too_long() -> None:
+    moved = record(1, notice=48.0)
+    old_slot = moved.change.old_start
+
+    assert run(checkin, moved, sessions=[session(old_slot + 10 * DAY)]) == []
+    assert len(run(checkin, moved, sessions=[session(old_slot + 10 * DAY + timedelta(minutes=1))])) == 1
+    assert len(run(checkin, moved, sessions=[session(old_slot + 5 * DAY)], gap_days=4)) == 1
+
+
+def test_the_gap_runs_from_the_old_slot_not_from_earlier_sessions() -> None:
+    moved = record(1, notice=48.0)
+    before = session(moved.change.old_start - DAY)
+    soon_after = session(moved.change.old_start + 3 * DAY)
+
+    assert run(checkin, moved, sessions=[before, soon_after]) == []
+    assert len(run(checkin, moved, sessions=[before])) == 1
+
+
+def test_nothing_booked_after_a_cancellation_is_the_longest_gap() -> None:
+    cancelled = record(1, kind=ChangeKind.CANCELLED, notice=48.0)
+
+    [email] = run(checkin, cancelled, sessions=[])
+
+    assert email.body.startswith("Hi Alice,\n\nwe have no next session booked yet. To keep the momentum going")
+    assert "Reply whenever you would like to book it." in email.body
+
+
+def test_checkin_skips_restorations_unmatched_events_and_clients_without_email() -> None:
+    assert run(checkin, record(1, kind=ChangeKind.RESTORED)) == []
+    assert run(checkin, record(1, client=None), client=None) == []
+    assert run(checkin, record(1), client=ClientInfo("Carmen Diaz", ())) == []
+
+
+def test_calendar_text_in_values_is_printed_never_run() -> None:
+    hostile = ClientInfo("{{ 7 * 7 }} {% raw %}", ("x@example.com",))
+
+    [email] = run(checkin, record(1, client=hostile.name), client=hostile)
+
+    assert email.body.startswith("Hi {{,\n")
