@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -107,20 +107,11 @@ class PolicyRunner:
         succeeded: list[tuple[int, str]] = []
         for record, name in calls:
             client = self._client(record.change.client)
-            values: dict[str, Callable[[], Any]] = {
-                "record": lambda r=record: r,
-                "history": lambda r=record: context.history(r),
-                "client": lambda c=client: c,
-                "sessions": lambda c=client: context.sessions(c),
-                "settings": lambda n=name: self._plugins.settings[n],
-                "render": lambda n=name: self._renderers[n].render,
-                "zone": lambda: self._zone,
-                "now": lambda: now,
-            }
             impl = impls[name]
             try:
                 # Only the arguments the function names, as pluggy itself would call it.
-                returned = impl.function(*(values[arg]() for arg in impl.argnames))
+                arguments = [self._argument(arg, record, name, client, context, now) for arg in impl.argnames]
+                returned = impl.function(*arguments)
                 found = action_rows(name, record, client, _actions(returned), self._mail)
             except Exception as error:  # a plugin's bug must not stop the pass or the other plugins
                 message = _describe(error)
@@ -133,6 +124,29 @@ class PolicyRunner:
                 counts = {"fees": len(found.fees), "emails": len(found.emails), "suggestions": len(found.suggestions)}
                 log.info("policy acted", extra={"plugin": name, "change": record.id, **counts})
         return PolicyResults(rows.fees, rows.suggestions, rows.emails, tuple(failures), tuple(succeeded))
+
+    def _argument(
+        self, arg: str, record: Record, name: str, client: ClientInfo | None, context: _Context, now: datetime
+    ) -> Any:
+        """One of coachsync_on_change's arguments, computed only when the plugin asks for it."""
+        match arg:
+            case "record":
+                return record
+            case "history":
+                return context.history(record)
+            case "client":
+                return client
+            case "sessions":
+                return context.sessions(client)
+            case "settings":
+                return self._plugins.settings[name]
+            case "render":
+                return self._renderers[name].render
+            case "zone":
+                return self._zone
+            case "now":
+                return now
+        raise InvalidAction(f"coachsync_on_change has no argument {arg!r}")  # pluggy checks this at start-up
 
     def _client(self, name: str | None) -> ClientInfo | None:
         if name is None:
