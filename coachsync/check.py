@@ -101,7 +101,8 @@ def check_smtp(smtp: SmtpConfig, sender: str) -> str | None:
                 "$COACHSYNC_SMTP_PASSWORD or the systemd credential smtp-password"
             )
     client = yagmail.SMTP(
-        user=smtp.username or sender,
+        # A dict keeps yagmail from appending "@gmail.com" to a username without "@".
+        user={smtp.username: smtp.username} if smtp.username else sender,
         password=password,
         host=smtp.host,
         port=smtp.port,
@@ -111,6 +112,7 @@ def check_smtp(smtp: SmtpConfig, sender: str) -> str | None:
         soft_email_validation=False,  # a login name need not be an address
         timeout=smtp.timeout,
     )
+    client.set_logging(None)  # its logger writes to stderr on its own; the answer here says what matters
     try:
         client.login()
         code, _ = client.smtp.ehlo()
