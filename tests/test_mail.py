@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import email.policy
 import hashlib
+import json
 import logging
 import sqlite3
+import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import time_machine
+from click.testing import CliRunner, Result
 from scenario import NOW, Coach, vevent
 from smtp_server import DROP, Received, SmtpHandler, free_port, smtp_server
 
 from coachsync.app import App
+from coachsync.cli import main
+from coachsync.daemon import Daemon
 from coachsync.mail import MAX_ATTEMPTS, DeliveryReport, InvalidMessage, MailError, checked_address, compose
 from coachsync.store import MailStatus, OutboxMessage, Store
 
@@ -428,3 +435,135 @@ def test_a_username_without_any_password_source_is_a_clear_error(tmp_path: Path,
         " $COACHSYNC_SMTP_PASSWORD or the systemd credential smtp-password"
     )
     assert statuses(app) == [("queued", 0, None)]
+
+
+# --- through the commands and the daemon -------------------------------------------
+
+
+def cli(coach: Coach, *args: str, at: datetime = NOW) -> Result:
+    with time_machine.travel(at, tick=False):
+        return CliRunner().invoke(main, ["--config", str(coach.config_path), *args])
+
+
+def weekly(shifts: dict[int, tuple[datetime, datetime]]) -> list[str]:
+    """Alice's four December sessions, some of them moved."""
+    starts = [datetime(2026, 12, day, 10, 0, tzinfo=UTC) for day in (3, 10, 17, 24)]
+    return [
+        vevent(f"w{day}", shifts.get(index, (start, start))[1], summary="Coaching", attendees=("alice@example.com",))
+        for index, (day, start) in enumerate(zip((3, 10, 17, 24), starts, strict=True))
+    ]
+
+
+def test_built_in_policies_end_to_end_from_calendar_edits_to_the_mail_server(
+    tmp_path: Path, smtp: tuple[int, SmtpHandler]
+) -> None:
+    port, server = smtp
+    policies = textwrap.dedent(
+        """\
+        policies:
+          fee: {enabled: true, amount: 40, currency: EUR, free_reschedules: 1}
+          escalation_email: {enabled: true, after: 3, within_days: 90}
+          checkin: {enabled: true, gap_days: 10}
+        """
+    )
+    coach = Coach(tmp_path, extra_yaml=policies + smtp_yaml(port))
+    moves: dict[int, tuple[datetime, datetime]] = {}
+    coach.write(*weekly(moves))
+    assert cli(coach, "sync", at=NOW - DAY).exit_code == 0
+    for index, at, notice in ((0, NOW, "early"), (1, datetime(2026, 12, 10, 6, tzinfo=UTC), "late, free")):
+        moves[index] = (at, datetime(2026, 12, 3 + 7 * index + 1, 10, 0, tzinfo=UTC))
+        coach.write(*weekly(moves))
+        assert cli(coach, "sync", at=at).exit_code == 0, notice
+    moves[2] = (datetime(2026, 12, 17, 8, tzinfo=UTC), datetime(2026, 12, 18, 10, 0, tzinfo=UTC))
+    coach.write(*weekly(moves))
+    third = cli(coach, "sync", at=moves[2][0])
+
+    listed = cli(coach, "outbox", "--json", at=moves[2][0])
+    waiting = cli(coach, "send", at=moves[2][0])
+    approved = cli(coach, "outbox", "approve", "1", at=moves[2][0])
+    again = cli(coach, "outbox", "approve", "1", at=moves[2][0])
+    sent = cli(coach, "send", at=moves[2][0])
+    resync = cli(coach, "sync", at=moves[2][0] + MINUTE)
+    resend = cli(coach, "send", at=moves[2][0] + MINUTE)
+
+    assert third.exit_code == 0
+    assert json.loads(listed.output) == [
+        {
+            "id": 1,
+            "to": "alice@example.com",
+            "subject": "Checking in, Alice",
+            "status": "pending_approval",
+            "plugin": "escalation_email",
+            "client": "Alice Example",
+            "change_id": 3,
+            "error": None,
+        }
+    ]
+    assert (waiting.exit_code, waiting.output) == (0, "mail: nothing to send\n")
+    assert (approved.exit_code, approved.output) == (
+        0,
+        "outbox message 1 to alice@example.com queued: Checking in, Alice\n",
+    )
+    assert (again.exit_code, again.output) == (
+        1,
+        "coachsync: cannot approve outbox message 1: it is queued, not pending_approval\n",
+    )
+    assert (sent.exit_code, sent.output) == (0, "mail: 1 sent, 0 to retry, 0 failed\n")
+    assert (resync.exit_code, resend.exit_code, resend.output) == (0, 0, "mail: nothing to send\n")
+    [received] = server.received
+    assert (received.rcpt_tos, received.message["Subject"]) == (["alice@example.com"], "Checking in, Alice")
+    assert "most recently the one on Thu 17 Dec 2026, 11:00" in text(received)
+    with Store(coach.root / "state" / "coachsync.db") as store:
+        assert [(f.change_id, f.amount, f.currency, f.status) for f in store.fees()] == [
+            (3, Decimal("40.00"), "EUR", "owed")
+        ]
+
+
+def test_outbox_commands_list_discard_and_name_unknown_ids(
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+) -> None:
+    port, server = smtp
+    server.answers = ["554 5.7.1 Rejected as spam"]
+    coach = echo_coach(tmp_path, smtp_yaml(port))
+    queue(coach, open_apps, "one", "two")
+
+    discarded = cli(coach, "outbox", "discard", "2")
+    sent = cli(coach, "send")
+    table = cli(coach, "outbox")
+    unknown = cli(coach, "outbox", "approve", "99")
+    sent_one = cli(coach, "outbox", "discard", "1")
+
+    assert (discarded.exit_code, discarded.output) == (0, "outbox message 2 discarded: About: two\n")
+    assert (sent.exit_code, sent.output) == (
+        1,
+        "outbox message 1 failed: 554 5.7.1 Rejected as spam\nmail: 0 sent, 0 to retry, 1 failed\n",
+    )
+    assert table.output.splitlines() == [
+        "ID  STATUS     TO                 CLIENT         PLUGIN  CHANGE  SUBJECT     ERROR",
+        "1   failed     alice@example.com  Alice Example  echo    1       About: one  554 5.7.1 Rejected as spam",
+        "2   discarded  alice@example.com  Alice Example  echo    2       About: two",
+    ]
+    assert (unknown.exit_code, unknown.output) == (
+        2,
+        "coachsync: no outbox message with id 99; see `coachsync outbox`\n",
+    )
+    assert (sent_one.exit_code, sent_one.output) == (0, "outbox message 1 discarded: About: one\n")
+    assert server.received == []
+
+
+def test_the_daemon_delivers_mail_after_a_pass(
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+) -> None:
+    port, server = smtp
+    coach = echo_coach(tmp_path, smtp_yaml(port))
+    app = coach.app()
+    open_apps.append(app)
+    session = vevent("d1", DEC_10, summary="Coaching", attendees=("alice@example.com",))
+    coach.write(session)
+    Daemon(app, clock=lambda: NOW - DAY).run_once("coaching")
+    coach.write(vevent("d1", DEC_10 + DAY, summary="Coaching", attendees=("alice@example.com",)))
+
+    Daemon(app, clock=lambda: NOW).run_once("coaching")
+
+    assert [text(r) for r in server.received] == ["Coaching\n"]
+    assert statuses(app) == [("sent", 1, None)]
