@@ -19,7 +19,7 @@ import yagmail
 from .app import App
 from .config import SmtpConfig
 from .errors import CoachsyncError
-from .ics import parse_groups, split_calendar
+from .ics import parse_groups, split_calendar, window_around
 from .model import Occurrence
 from .secrets import read_secret
 
@@ -63,14 +63,9 @@ def check_calendar(app: App, name: str, now: datetime) -> CalendarCheck:
     if fetched.text is None:  # cannot happen without a sync state; a source that does it is broken
         return CalendarCheck(name, problem="the source returned no calendar for a full read")
     split = split_calendar(fetched.text)
-    settings = app.settings(now)
+    window = window_around(now, app.config.window.days_back, app.config.window.days_ahead)
     parsed = parse_groups(
-        split,
-        list(split.groups),
-        calendar_name=name,
-        window=settings.window,
-        zone=settings.zone,
-        match_client=settings.match_client,
+        split, list(split.groups), calendar_name=name, window=window, zone=app.zone, match_client=app.match_client
     )
     occurrences = [o for found in parsed.occurrences.values() for o in found]
     clients = [client.name for client in app.config.clients]

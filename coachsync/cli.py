@@ -497,6 +497,8 @@ def check(ctx: click.Context) -> None:
     now = utc_now()
     click.echo(f"config {app.config.path}: ok")
     click.echo(f"database {app.store.path}: ok")
+    enabled = [info.name for info in app.plugins.infos if info.enabled]
+    click.echo(f"plugins: ok, enabled: {', '.join(enabled) or 'none'}")
     problems = 0
     for name in app.sources:
         result = check_calendar(app, name, now)

@@ -45,6 +45,7 @@ def report(coach: Coach) -> str:
     return (
         f"config {coach.config_path}: ok\n"
         f"database {coach.root / 'state' / 'coachsync.db'}: ok\n"
+        "plugins: ok, enabled: none\n"
         "calendar coaching: ok, 6 events\n"
         "  Alice Example: 2 upcoming, next 2026-12-10 10:00\n"
         "  Bob Builder: 1 upcoming, next 2026-12-11 10:00\n"
@@ -79,9 +80,10 @@ def test_an_unreachable_calendar_exits_1_and_the_others_are_still_checked(
     assert result.output == (
         f"config {coach.config_path}: ok\n"
         f"database {coach.root / 'state' / 'coachsync.db'}: ok\n"
+        "plugins: ok, enabled: none\n"
         f'calendar booking: FAILED: calendar "booking" (http://127.0.0.1:{port}/…): answered HTTP 404 Not Found; '
         "check the URL; the calendar may have been moved, deleted or unshared\n"
-        + report(coach).split("ok\n", 2)[2]
+        + report(coach).split("none\n", 1)[1]
         + f"mail: outbox mode, nothing is sent; messages go to {coach.root / 'outbox'}\n"
         "1 problem found\n"
     )
