@@ -20,16 +20,19 @@ STATUS_LIMIT = 200  # `systemctl status` shows one line; a longer one only gets 
 class Notifier:
     """sd_notify messages to the socket named by $NOTIFY_SOCKET, or nowhere."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        environ = {} if environ is None else environ
-        self.enabled = bool(environ.get("NOTIFY_SOCKET"))
-        # sdnotify reads the address from the process environment itself.
-        self._notifier = sdnotify.SystemdNotifier() if self.enabled else None
-        self.watchdog_interval = _watchdog_interval(environ) if self.enabled else None
+    def __init__(
+        self, notifier: sdnotify.SystemdNotifier | None = None, watchdog_interval: float | None = None
+    ) -> None:
+        self._notifier = notifier
+        self.watchdog_interval = watchdog_interval if notifier is not None else None
 
     @classmethod
     def from_environment(cls) -> Notifier:
-        return cls(os.environ)
+        """Notifies systemd when it started us with $NOTIFY_SOCKET; otherwise a Notifier that does nothing."""
+        if not os.environ.get("NOTIFY_SOCKET"):
+            return cls()
+        # sdnotify connects to the address in $NOTIFY_SOCKET itself.
+        return cls(sdnotify.SystemdNotifier(), _watchdog_interval(os.environ))
 
     def _send(self, message: str) -> None:
         if self._notifier is not None:
