@@ -30,6 +30,7 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_sync.py
+	$(BIN)/python benchmarks/bench_caldav.py
 
 clean:
 	rm -rf $(VENV) config/state config/outbox

@@ -284,6 +284,17 @@ class CaldavServer:
     def delete(self, name: str, collection: str | None = None) -> None:
         self._request("DELETE", (collection or self.collection) + name)
 
+    def seed(self, resources: dict[str, str]) -> None:
+        """Write many resources straight into Radicale's storage: thousands of PUTs would take minutes.
+
+        Radicale reads its folders on every request, so they are served as if PUT.
+        """
+        if self.kind != "radicale":
+            raise ValueError("only Radicale's storage is plain files")
+        folder = self.root / "collections" / "collection-root" / self.collection.strip("/")
+        for name, text in resources.items():
+            (folder / name).write_text(text, encoding="utf-8", newline="")
+
     def reset_sync_state(self) -> None:
         """Forget every sync-token the server ever issued (Radicale keeps them on disk)."""
         if self.kind != "radicale":
