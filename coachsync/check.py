@@ -14,14 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-import yagmail
-
 from .app import App
 from .config import SmtpConfig
 from .errors import CoachsyncError
 from .ics import parse_groups, split_calendar, window_around
+from .mail import smtp_client, smtp_password
 from .model import Occurrence
-from .secrets import read_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,35 +77,11 @@ def check_calendar(app: App, name: str, now: datetime) -> CalendarCheck:
 
 def check_smtp(smtp: SmtpConfig, sender: str) -> str | None:
     """Connect, EHLO (and STARTTLS), log in when a username is set, quit; None when all went well."""
-    password = None
-    if smtp.username is not None:
-        try:
-            password = read_secret(
-                what="mail.smtp.password_command",
-                command=smtp.password_command,
-                env_var="COACHSYNC_SMTP_PASSWORD",
-                credential="smtp-password",
-            )
-        except CoachsyncError as error:
-            return str(error)
-        if password is None:
-            return (
-                "no password for mail.smtp.username: set mail.smtp.password_command, "
-                "$COACHSYNC_SMTP_PASSWORD or the systemd credential smtp-password"
-            )
-    client = yagmail.SMTP(
-        # A dict keeps yagmail from appending "@gmail.com" to a username without "@".
-        user={smtp.username: smtp.username} if smtp.username else sender,
-        password=password,
-        host=smtp.host,
-        port=smtp.port,
-        smtp_starttls=smtp.starttls,
-        smtp_ssl=smtp.ssl,
-        smtp_skip_login=smtp.username is None,
-        soft_email_validation=False,  # a login name need not be an address
-        timeout=smtp.timeout,
-    )
-    client.set_logging(None)  # its logger writes to stderr on its own; the answer here says what matters
+    try:
+        password = smtp_password(smtp)
+    except CoachsyncError as error:
+        return str(error)
+    client = smtp_client(smtp, sender, password)
     try:
         client.login()
         code, _ = client.smtp.ehlo()

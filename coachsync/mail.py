@@ -171,6 +171,43 @@ class _Unreachable(_Temporary):
     """No conversation with the server at all (refused, dropped, timed out): nothing after it can go either."""
 
 
+def smtp_password(smtp: SmtpConfig) -> str | None:
+    """The login password, or None when no username is set (then there is no login)."""
+    if smtp.username is None:
+        return None
+    password = read_secret(
+        what="mail.smtp.password_command",
+        command=smtp.password_command,
+        env_var="COACHSYNC_SMTP_PASSWORD",
+        credential="smtp-password",
+    )
+    if password is None:
+        # yagmail would fall back to the keyring and then prompt on the terminal: never in a daemon.
+        raise MailError(
+            "mail.smtp.username is set but no password was found; set mail.smtp.password_command,"
+            " $COACHSYNC_SMTP_PASSWORD or the systemd credential smtp-password"
+        )
+    return password
+
+
+def smtp_client(smtp: SmtpConfig, sender: str, password: str | None) -> yagmail.Client:
+    """A yagmail client for the coach's server, not yet connected; `login()` opens the session."""
+    client = yagmail.Client(
+        # A dict keeps yagmail from appending "@gmail.com" to a username without "@".
+        user={smtp.username: smtp.username} if smtp.username else sender,
+        password=password,
+        host=smtp.host,
+        port=smtp.port,
+        smtp_ssl=smtp.ssl,
+        smtp_starttls=smtp.starttls,
+        smtp_skip_login=smtp.username is None,
+        soft_email_validation=False,  # addresses are checked in compose(), strictly
+        timeout=smtp.timeout,
+    )
+    client.set_logging(None)  # yagmail's own logger writes to stderr; ours says what matters
+    return client
+
+
 class _SmtpDelivery:
     """One SMTP session over the due messages, opened at the first message that can be sent."""
 
@@ -179,28 +216,11 @@ class _SmtpDelivery:
         self.sender = sender
         self.smtp = smtp
         self.now = now
-        self.password = self._password()
+        self.password = smtp_password(smtp)
         self.client: yagmail.Client | None = None
         self.sent: list[int] = []
         self.retrying: list[int] = []
         self.failed: list[int] = []
-
-    def _password(self) -> str | None:
-        if self.smtp.username is None:
-            return None
-        password = read_secret(
-            what="mail.smtp.password_command",
-            command=self.smtp.password_command,
-            env_var="COACHSYNC_SMTP_PASSWORD",
-            credential="smtp-password",
-        )
-        if password is None:
-            # yagmail would fall back to the keyring and then prompt on the terminal: never in a daemon.
-            raise MailError(
-                "mail.smtp.username is set but no password was found; set mail.smtp.password_command,"
-                " $COACHSYNC_SMTP_PASSWORD or the systemd credential smtp-password"
-            )
-        return password
 
     def run(self, due: list[OutboxMessage]) -> DeliveryReport:
         try:
@@ -249,19 +269,7 @@ class _SmtpDelivery:
         if self.client is not None:
             return self.client
         smtp = self.smtp
-        client = yagmail.Client(
-            # A dict keeps yagmail from appending "@gmail.com" to a username without "@".
-            user={smtp.username: smtp.username} if smtp.username else self.sender,
-            password=self.password,
-            host=smtp.host,
-            port=smtp.port,
-            smtp_ssl=smtp.ssl,
-            smtp_starttls=smtp.starttls,
-            smtp_skip_login=smtp.username is None,
-            soft_email_validation=False,  # addresses are checked in compose(), strictly
-            timeout=smtp.timeout,
-        )
-        client.set_logging(None)  # yagmail's own logger writes to stderr; ours says what matters
+        client = smtp_client(smtp, self.sender, self.password)
         try:
             client.login()
         except smtplib.SMTPAuthenticationError as error:

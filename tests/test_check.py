@@ -144,9 +144,8 @@ def test_a_missing_smtp_password_names_every_place_it_may_come_from(tmp_path, mo
 
     assert result.exit_code == 1
     assert result.output.splitlines()[-2] == (
-        f"smtp 127.0.0.1:{port}: FAILED: no password for "
-        "mail.smtp.username: set mail.smtp.password_command, $COACHSYNC_SMTP_PASSWORD or the systemd credential "
-        "smtp-password"
+        f"smtp 127.0.0.1:{port}: FAILED: mail.smtp.username is set but no password was found; "
+        "set mail.smtp.password_command, $COACHSYNC_SMTP_PASSWORD or the systemd credential smtp-password"
     )
 
 
