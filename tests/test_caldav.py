@@ -96,7 +96,9 @@ def resource(*events: str) -> str:
     return head + zone + "".join(events) + "END:VCALENDAR\r\n"
 
 
-def write_config(root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None) -> Path:
+def write_config(
+    root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None, timeout: float = 5
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     lines = [f"url: {url or server.url(server.collection)}"]
     if calendar is not None:
@@ -113,10 +115,10 @@ def write_config(root: Path, server: CaldavServer, *, url: str | None = None, ca
             timezone: Europe/Berlin
             calendars:
               - name: coaching
-                timeout: 5
+                timeout: {timeout}
                 caldav:
             """
-        )
+        ).format(timeout=timeout)
         + caldav_yaml
         + "\n"
         + CLIENTS_YAML,
@@ -125,8 +127,10 @@ def write_config(root: Path, server: CaldavServer, *, url: str | None = None, ca
     return config
 
 
-def caldav_app(root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None) -> App:
-    config = load_config(write_config(root, server, url=url, calendar=calendar))
+def caldav_app(
+    root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None, timeout: float = 5
+) -> App:
+    config = load_config(write_config(root, server, url=url, calendar=calendar, timeout=timeout))
     return App(config, Store(config.database))
 
 
@@ -558,7 +562,7 @@ def test_an_event_that_is_not_a_whole_calendar_records_nothing(radicale: CaldavS
 
 
 def test_a_slow_server_times_out(radicale: CaldavServer, tmp_path: Path) -> None:
-    app = caldav_app(tmp_path, radicale)
+    app = caldav_app(tmp_path, radicale, timeout=0.3)
     app.sync_calendar("coaching", NOW)
 
     def slow(environ: dict, body: bytes) -> None:
@@ -566,9 +570,6 @@ def test_a_slow_server_times_out(radicale: CaldavServer, tmp_path: Path) -> None
         return None
 
     radicale.middleware.fault = slow
-    source = app.sources["coaching"]
-    source.timeout = 0.3  # type: ignore[attr-defined]
-    source._client.timeout = 0.3  # type: ignore[attr-defined]
 
     assert failure(app, NOW + HOUR) == (
         f"{origin(radicale)}: did not answer within 0.3 s; check the URL and the network, or raise the timeout"
