@@ -89,28 +89,31 @@ def test_full_config_loads_with_resolved_paths_and_lowercased_emails(
     config = load_config(path)
 
     # Compared as data: the loaded config also carries the line of every key.
-    assert config.model_dump() == Config(
-        path=path,
-        database=tmp_path / "state" / "coachsync.db",
-        timezone="Europe/Berlin",
-        window=WindowConfig(days_back=7, days_ahead=90),
-        late_notice_hours=48.0,
-        debounce_seconds=0.5,
-        calendars=[
-            CalendarConfig(name="coaching", ics_file=ics),
-            CalendarConfig(name="private", ics_file=home / "calendars" / "private.ics", timeout=5.0),
-            CalendarConfig(name="booking", ics_url="https://cal.example.com/coach.ics", poll_interval=60.0),
-        ],
-        clients=[
-            ClientConfig(
-                name="Alice Example",
-                emails=["alice@example.com", "alice.work@example.org"],
-                aliases=["Alice", "Ali"],
-            ),
-            ClientConfig(name="Bob"),
-        ],
-        policies={"fee": {"enabled": True, "notice_hours": 24, "amount": 40, "currency": "EUR"}},
-    ).model_dump()
+    assert (
+        config.model_dump()
+        == Config(
+            path=path,
+            database=tmp_path / "state" / "coachsync.db",
+            timezone="Europe/Berlin",
+            window=WindowConfig(days_back=7, days_ahead=90),
+            late_notice_hours=48.0,
+            debounce_seconds=0.5,
+            calendars=[
+                CalendarConfig(name="coaching", ics_file=ics),
+                CalendarConfig(name="private", ics_file=home / "calendars" / "private.ics", timeout=5.0),
+                CalendarConfig(name="booking", ics_url="https://cal.example.com/coach.ics", poll_interval=60.0),
+            ],
+            clients=[
+                ClientConfig(
+                    name="Alice Example",
+                    emails=["alice@example.com", "alice.work@example.org"],
+                    aliases=["Alice", "Ali"],
+                ),
+                ClientConfig(name="Bob"),
+            ],
+            policies={"fee": {"enabled": True, "notice_hours": 24, "amount": 40, "currency": "EUR"}},
+        ).model_dump()
+    )
     assert type(config.policies["fee"]) is dict  # plain data for plugins, not ruamel nodes
     assert type(config.policies["fee"]["amount"]) is int
     assert config.tzinfo() == ZoneInfo("Europe/Berlin")

@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
-import caldav
+from caldav.collection import Calendar
+from caldav.davclient import DAVClient
 from caldav.elements import dav
 from caldav.lib import error as caldav_error
 from caldav.lib.http_sync import requests as http
@@ -155,7 +156,7 @@ class CaldavSource:
         self._verify: bool | str = str(ca_file) if ca_file is not None else verify_tls
         self.origin = f'calendar "{name}" ({redact_url(self._url)})'
         self._log = {"calendar": name}
-        self._client: caldav.DAVClient | None = None
+        self._client: DAVClient | None = None
         self._collection: str | None = None
 
     # --- the Source interface -------------------------------------------------------------------
@@ -223,7 +224,7 @@ class CaldavSource:
 
     # --- discovery ------------------------------------------------------------------------------
 
-    def _connect(self) -> tuple[caldav.DAVClient, str]:
+    def _connect(self) -> tuple[DAVClient, str]:
         if self._client is not None and self._collection is not None:
             return self._client, self._collection
         try:
@@ -235,7 +236,7 @@ class CaldavSource:
             )
         except SecretError as exc:
             raise SourceError(f"{self.origin}: cannot read the CalDAV password: {exc}") from None
-        client = caldav.DAVClient(
+        client = DAVClient(
             url=self._url,
             username=self._username,
             password=password,
@@ -254,7 +255,7 @@ class CaldavSource:
         self._client = None
         self._collection = None
 
-    def _discover(self, client: caldav.DAVClient) -> str:
+    def _discover(self, client: DAVClient) -> str:
         """The collection's URL: `url` itself when it is a calendar, else the principal's calendar named `calendar`."""
         here = client.calendar(url=self._url)
         props = here.get_properties([dav.ResourceType(), dav.DisplayName()])
@@ -291,7 +292,7 @@ class CaldavSource:
             )
         return _without_userinfo(str(match[0].url))
 
-    def _calendar_names(self, client: caldav.DAVClient) -> list[str]:
+    def _calendar_names(self, client: DAVClient) -> list[str]:
         try:
             return [_display_name(c) for c in client.principal().get_calendars()]
         except (caldav_error.DAVError, http.exceptions.RequestException, etree.XMLSyntaxError):
@@ -299,7 +300,7 @@ class CaldavSource:
 
     # --- listing --------------------------------------------------------------------------------
 
-    def _list(self, client: caldav.DAVClient, collection: str, token: str, method: str | None) -> _Listing:
+    def _list(self, client: DAVClient, collection: str, token: str, method: str | None) -> _Listing:
         if method != "propfind":
             try:
                 return self._sync(client, collection, token)
@@ -316,7 +317,7 @@ class CaldavSource:
             log.info("the server does not support sync-collection; listing with PROPFIND", extra=self._log)
         return self._propfind_listing(client, collection)
 
-    def _sync(self, client: caldav.DAVClient, collection: str, token: str) -> _Listing:
+    def _sync(self, client: DAVClient, collection: str, token: str) -> _Listing:
         """RFC 6578 sync-collection, asking only for ETags: an unchanged calendar answers with just the token."""
         entries: dict[str, str | None] = {}
         complete = not token
@@ -361,7 +362,7 @@ class CaldavSource:
             token = new_token
         raise SourceError(f"{self.origin}: the server kept truncating the list of changes; try again later")
 
-    def _propfind_listing(self, client: caldav.DAVClient, collection: str) -> _Listing:
+    def _propfind_listing(self, client: DAVClient, collection: str) -> _Listing:
         body = (
             '<?xml version="1.0" encoding="utf-8"?>\n'
             '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:resourcetype/></D:prop></D:propfind>'
@@ -380,7 +381,7 @@ class CaldavSource:
     # --- downloading ----------------------------------------------------------------------------
 
     def _multiget(
-        self, client: caldav.DAVClient, collection: str, hrefs: list[str], zones: dict[str, tuple[str, str]]
+        self, client: DAVClient, collection: str, hrefs: list[str], zones: dict[str, tuple[str, str]]
     ) -> dict[str, _Resource | None]:
         """Download the named resources with calendar-multiget, never one GET each; None for one that vanished."""
         found: dict[str, _Resource | None] = {}
@@ -558,7 +559,7 @@ def _last_segment(url: str) -> str:
     return unquote(_path(url).rstrip("/").rsplit("/", 1)[-1]) or "/"
 
 
-def _display_name(calendar: caldav.Calendar) -> str:
+def _display_name(calendar: Calendar) -> str:
     name = calendar.get_display_name()
     return str(name) if name else _last_segment(str(calendar.url))
 
