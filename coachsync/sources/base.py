@@ -10,14 +10,14 @@ from __future__ import annotations
 import codecs
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from coachsync.errors import SourceError
 
-__all__ = ["Fetched", "Source", "ensure_complete_calendar", "redact_url"]
+__all__ = ["Fetched", "Source", "ensure_complete_calendar", "exception_chain", "redact_url"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +122,17 @@ def redact_url(url: str) -> str:
     netloc = host if port is None else f"{host}:{port}"
     has_more = parts.path.strip("/") or parts.query or parts.fragment
     return f"{parts.scheme.lower()}://{netloc}{'/…' if has_more else '/'}"
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """Every exception wrapped inside `exc`: HTTP libraries nest the real cause several deep."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        stack.extend(e for e in nested if isinstance(e, BaseException))

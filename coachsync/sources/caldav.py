@@ -39,7 +39,7 @@ from lxml import etree
 from coachsync import __version__
 from coachsync.errors import SourceError
 from coachsync.secrets import SecretError, read_secret
-from coachsync.sources.base import Fetched, ensure_complete_calendar, redact_url
+from coachsync.sources.base import Fetched, ensure_complete_calendar, exception_chain, redact_url
 
 __all__ = ["CaldavSource", "MULTIGET_BATCH", "PASSWORD_CREDENTIAL", "PASSWORD_ENV"]
 
@@ -487,7 +487,7 @@ class CaldavSource:
         )
 
     def _describe(self, exc: BaseException) -> str:
-        chain = list(_causes(exc))
+        chain = list(exception_chain(exc))
 
         def has(*types: type[BaseException]) -> bool:
             return any(isinstance(e, types) for e in chain)
@@ -570,17 +570,3 @@ def _same_name(a: str, b: str) -> bool:
 
 def _quoted(names: list[str]) -> str:
     return ", ".join(f'"{name}"' for name in names)
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """Every exception wrapped inside `exc`: HTTP libraries nest the real cause several deep."""
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        nested = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
-        stack.extend(e for e in nested if isinstance(e, BaseException))

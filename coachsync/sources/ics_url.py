@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -13,7 +13,7 @@ import requests
 
 from coachsync import __version__
 from coachsync.errors import SourceError
-from coachsync.sources.base import Fetched, ensure_complete_calendar, redact_url
+from coachsync.sources.base import Fetched, ensure_complete_calendar, exception_chain, redact_url
 
 __all__ = ["IcsUrlSource", "USER_AGENT"]
 
@@ -116,7 +116,7 @@ class IcsUrlSource:
 
     def _describe(self, exc: requests.RequestException) -> str:
         """Say what went wrong in words a coach can act on, without the exception's URL-laden text."""
-        chain = list(_causes(exc))
+        chain = list(exception_chain(exc))
 
         def has(*types: type[BaseException]) -> bool:
             return any(isinstance(e, types) for e in chain)
@@ -150,17 +150,3 @@ def _http_url(url: str) -> str:
     if parts.scheme.lower() in ("webcal", "webcals"):
         return parts._replace(scheme="https").geturl()
     return url.strip()
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """Every exception wrapped inside `exc`: requests and urllib3 nest the real cause several deep."""
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        nested = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
-        stack.extend(e for e in nested if isinstance(e, BaseException))
