@@ -8,6 +8,7 @@ Moves, rebookings, series moves and cancellations all count as reschedules here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from coachsync.hookspecs import ClientInfo
@@ -58,6 +59,26 @@ def within(records: Iterable[Record], end: datetime, days: int) -> list[Record]:
 def reached_step(count: int, after: int) -> int:
     """Step n is reached by the client's (n × after)-th unexcused reschedule; 0 before the first."""
     return count // after
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A client's run of reschedules: the step it reached, and the records inside the window."""
+
+    step: int
+    recent: tuple[Record, ...]
+
+
+def pattern(record: Record, history: Sequence[Record], after: int, within_days: int) -> Pattern | None:
+    """The step this change keeps its client at, while `after` of them fall within `within_days`; else None."""
+    if record.change.kind is ChangeKind.RESTORED or record.excused:
+        return None
+    counted = unexcused(with_current(record, history))
+    # Anchored at the change itself, so a pass retried later decides exactly as the first one would.
+    recent = within(counted, record.change.changed_at, within_days)
+    if len(recent) < after:
+        return None
+    return Pattern(reached_step(len(counted), after), tuple(recent))
 
 
 def when(moment: datetime | None, zone: tzinfo) -> str:

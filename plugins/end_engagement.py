@@ -16,10 +16,10 @@ from pydantic import Field
 
 from coachsync.actions import Action, Suggestion
 from coachsync.hookspecs import ClientInfo, PolicySettings, Render, hookimpl
-from coachsync.model import ChangeKind, Occurrence
+from coachsync.model import Occurrence
 from coachsync.store import Record
 
-from ._reschedules import describe, reached_step, unexcused, with_current, within
+from ._reschedules import describe, pattern
 
 
 class EndEngagementSettings(PolicySettings):
@@ -46,13 +46,10 @@ def coachsync_on_change(
     now: datetime,
 ) -> Iterable[Action]:
     """A suggestion for the step this change keeps the client at, while the window is full enough."""
-    if client is None or record.change.kind is ChangeKind.RESTORED or record.excused:
+    found = pattern(record, history, settings.after, settings.within_days) if client is not None else None
+    if client is None or found is None:
         return []
-    counted = unexcused(with_current(record, history))
-    recent = within(counted, record.change.changed_at, settings.within_days)
-    if len(recent) < settings.after:
-        return []
-    step = reached_step(len(counted), settings.after)
+    step, recent = found.step, found.recent
     lines = "\n".join(f"- #{r.id} {describe(r, zone)}" for r in recent)
     text = (
         f"{client.name} has rescheduled or cancelled {len(recent)} times without an excuse in the last"

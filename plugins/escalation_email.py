@@ -24,10 +24,10 @@ from pydantic import Field
 
 from coachsync.actions import Action, Email, Recipient, Suggestion
 from coachsync.hookspecs import ClientInfo, PolicySettings, Render, hookimpl
-from coachsync.model import ChangeKind, Occurrence
+from coachsync.model import Occurrence
 from coachsync.store import Record
 
-from ._reschedules import describe, first_name, hours, reached_step, unexcused, when, with_current, within
+from ._reschedules import describe, first_name, hours, pattern, when
 
 
 class EscalationSettings(PolicySettings):
@@ -58,14 +58,10 @@ def coachsync_on_change(
     now: datetime,
 ) -> Iterable[Action]:
     """The email for the step this change keeps the client at, while the window is full enough."""
-    if client is None or record.change.kind is ChangeKind.RESTORED or record.excused:
+    found = pattern(record, history, settings.after, settings.within_days) if client is not None else None
+    if client is None or found is None:
         return []
-    counted = unexcused(with_current(record, history))
-    # Anchored at the change itself, so a pass retried later decides exactly as the first one would.
-    recent = within(counted, record.change.changed_at, settings.within_days)
-    if len(recent) < settings.after:
-        return []
-    step = reached_step(len(counted), settings.after)
+    step, recent = found.step, found.recent
     once_per = f"{client.name}:step-{step}"
     values = {
         "client": client.name,
