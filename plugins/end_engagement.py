@@ -46,8 +46,10 @@ def coachsync_on_change(
     now: datetime,
 ) -> Iterable[Action]:
     """A suggestion for the step this change keeps the client at, while the window is full enough."""
-    found = pattern(record, history, settings.after, settings.within_days) if client is not None else None
-    if client is None or found is None:
+    if client is None:
+        return []
+    found = pattern(record, history, settings.after, settings.within_days)
+    if found is None:
         return []
     step, recent = found.step, found.recent
     lines = "\n".join(f"- #{r.id} {describe(r, zone)}" for r in recent)
