@@ -1,7 +1,7 @@
 """`coachsync run`: keep every calendar's history up to date until told to stop.
 
 File calendars wake on filesystem events (debounced, so an editor's several
-writes make one pass); URL calendars poll with jitter. A calendar whose read
+writes make one pass); URL and CalDAV calendars poll with jitter. A calendar whose read
 fails is retried with exponential backoff and never stops the others.
 SIGHUP (`request_reload`) swaps in the config file's current content between
 passes; a config that does not load leaves the running one in place.
