@@ -1,36 +1,51 @@
-"""Wiring: from a validated config to sources, a store and passes over every calendar."""
+"""Wiring: from a validated config to sources, a store and passes over every calendar.
+
+The CLI and the daemon go through `App` alone. It builds only what a command
+uses: reading the history opens the database, while sources, plugins and
+their imports (caldav, requests, Jinja2) wait until a pass needs them.
+"""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .agreement import RESCHEDULE_KINDS, counts_against, is_late
 from .clients import ClientMatcher
 from .config import CalendarConfig, Config
 from .errors import CoachsyncError
-from .ics import window_around
-from .mail import DeliveryReport, deliver_outbox
-from .model import ChangeKind
-from .plugins import Plugins, load_plugins
-from .policies import PolicyRunner
-from .sources.base import Source
-from .sources.caldav import CaldavSource
-from .sources.ics_file import IcsFileSource
-from .sources.ics_url import IcsUrlSource
-from .store import Record, Store
-from .sync import PassReport, PassSettings, run_pass
+from .model import ChangeKind, FeeEntry, MailStatus, OutboxMessage, Record, SuggestionEntry
+from .store import Store
 
-RESCHEDULE_KINDS = frozenset({ChangeKind.MOVED, ChangeKind.REBOOKED, ChangeKind.SERIES_MOVED})
+if TYPE_CHECKING:
+    from .mail import DeliveryReport
+    from .plugins import Plugins
+    from .policies import PolicyRunner
+    from .sources.base import Source
+    from .sync import PassReport, PassSettings
+
+# Set to 1 to log every plugin hook call with its duration.
+TRACE_PLUGINS_ENV = "COACHSYNC_TRACE_PLUGINS"
 
 
 def build_source(calendar: CalendarConfig) -> Source:
     if calendar.ics_file is not None:
+        from .sources.ics_file import IcsFileSource
+
         return IcsFileSource(calendar.name, calendar.ics_file)
     if calendar.ics_url is not None:
+        from .sources.ics_url import IcsUrlSource
+
         return IcsUrlSource(calendar.name, calendar.ics_url, timeout=calendar.timeout)
     if calendar.caldav is not None:
+        from .sources.caldav import CaldavSource
+
         dav = calendar.caldav
         return CaldavSource(
             calendar.name,
@@ -60,6 +75,8 @@ class PassFailure:
 
 @dataclass(frozen=True, slots=True)
 class ClientSummary:
+    """A client's standing: upcoming sessions, and what counts against them."""
+
     name: str
     upcoming: int
     reschedules: int
@@ -76,20 +93,57 @@ class App:
         self.store = store
         self.zone: tzinfo = config.tzinfo()
         self.match_client = ClientMatcher.from_settings(config.clients)
-        self.sources: dict[str, Source] = {c.name: build_source(c) for c in config.calendars}
-        # Loaded here so that a broken plugin stops the CLI and the daemon before their first pass.
-        self.plugins: Plugins = load_plugins(config)
-        self.policies = PolicyRunner(config, self.plugins, self.match_client, self.zone)
+
+    @classmethod
+    def open(cls, config: Config) -> App:
+        """Open (and if needed create or migrate) the config's database."""
+        return cls(config, Store(config.database))
+
+    @property
+    def database_path(self) -> Path:
+        return self.store.path
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- what a pass needs, built on first use ---
+
+    @cached_property
+    def sources(self) -> dict[str, Source]:
+        return {c.name: build_source(c) for c in self.config.calendars}
+
+    @cached_property
+    def plugins(self) -> Plugins:
+        from .plugins import load_plugins
+
+        return load_plugins(self.config, trace=os.environ.get(TRACE_PLUGINS_ENV) == "1")
+
+    @cached_property
+    def policies(self) -> PolicyRunner:
+        from .policies import PolicyRunner
+
+        return PolicyRunner(self.config, self.plugins, self.zone)
+
+    def prepare(self) -> None:
+        """Build sources and load plugins now, so that a broken one stops a command before its first pass."""
+        _ = self.sources, self.policies
+
+    # --- passes ---
 
     def settings(self, now: datetime, accept_mass_change: bool = False) -> PassSettings:
+        from .ics import window_around
+        from .sync import PassSettings
+
         window = window_around(now, self.config.window.days_back, self.config.window.days_ahead)
-        policies = self.policies.for_pass(self.store, now)
-        return PassSettings(window, self.zone, self.match_client, accept_mass_change, policies)
+        return PassSettings(window, self.zone, self.match_client, accept_mass_change, self.policies)
 
     def sync_calendar(self, name: str, now: datetime, accept_mass_change: bool = False) -> PassReport:
+        from .sync import retry_policies, run_pass
+
+        settings = self.settings(now, accept_mass_change)
         # Plugins that failed on earlier changes run first, so a change is never tried twice in one pass.
-        self.policies.retry(self.store, name, now)
-        return run_pass(self.store, self.sources[name], now, self.settings(now, accept_mass_change))
+        retry_policies(self.store, name, settings, now)
+        return run_pass(self.store, self.sources[name], now, settings)
 
     def sync_all(self, now: datetime, accept_mass_change: bool = False) -> Iterator[PassReport | PassFailure]:
         """One pass per calendar; a calendar that fails does not stop the others."""
@@ -99,32 +153,66 @@ class App:
             except CoachsyncError as error:
                 yield PassFailure(name, error)
 
+    # --- mail ---
+
     def deliver_mail(self, now: datetime) -> DeliveryReport:
         """Send (or write, in outbox mode) every queued email that is due."""
-        return deliver_outbox(self.store, self.config.mail, now)
+        from .mail import deliver_outbox
+
+        return deliver_outbox(self.store.outbox, self.config.mail, now)
+
+    def outbox(self, status: MailStatus | None = None) -> list[OutboxMessage]:
+        return self.store.outbox.messages(status)
+
+    def approve_message(self, message_id: int) -> OutboxMessage:
+        return self.store.outbox.approve(message_id)
+
+    def discard_message(self, message_id: int) -> OutboxMessage:
+        return self.store.outbox.discard(message_id)
+
+    # --- history and the ledger ---
+
+    def history(self, client: str | None = None, since: datetime | None = None) -> list[Record]:
+        return self.store.history.records(client=client, since=since)
+
+    def excuse(self, change_id: int, reason: str) -> Record:
+        """The change stops counting against its client, and the fees it raised are waived."""
+        from .excuses import excuse
+
+        return excuse(self.store, change_id, reason)
+
+    def fees(self, client: str | None = None) -> list[FeeEntry]:
+        return self.store.ledger.fees(client)
+
+    def fee(self, fee_id: int) -> FeeEntry:
+        return self.store.ledger.fee(fee_id)
+
+    def waive_fee(self, fee_id: int, reason: str) -> FeeEntry:
+        return self.store.ledger.waive_fee(fee_id, reason)
+
+    def suggestions(self) -> list[SuggestionEntry]:
+        return self.store.ledger.suggestions()
 
     def client_summaries(self, now: datetime) -> list[ClientSummary]:
         upcoming: Counter[str] = Counter()
-        for calendar in self.sources:
-            for occurrence in self.store.occurrences(calendar):
-                if occurrence.start > now and not occurrence.cancelled:
-                    client = self.match_client(occurrence.attendees, occurrence.summary)
-                    if client is not None:
-                        upcoming[client] += 1
-        history = self.store.history()
+        calendars = {c.name for c in self.config.calendars}
+        for occurrence in self.store.snapshots.upcoming_sessions(now):
+            if occurrence.calendar not in calendars:
+                continue
+            client = self.match_client(occurrence.attendees, occurrence.summary)
+            if client is not None:
+                upcoming[client] += 1
+        history = self.store.history.records()
         return [self._summary(client.name, upcoming[client.name], history) for client in self.config.clients]
 
     def _summary(self, name: str, upcoming: int, history: list[Record]) -> ClientSummary:
         own = [r for r in history if r.change.client == name]
-        late_limit = self.config.late_notice_hours
+        counted = counts_against(own)
         return ClientSummary(
             name=name,
             upcoming=upcoming,
-            reschedules=sum(r.change.kind in RESCHEDULE_KINDS for r in own),
-            late=sum(
-                r.change.kind is not ChangeKind.RESTORED and r.change.notice_hours < late_limit and not r.excused
-                for r in own
-            ),
-            cancellations=sum(r.change.kind is ChangeKind.CANCELLED for r in own),
+            reschedules=sum(r.change.kind in RESCHEDULE_KINDS for r in counted),
+            late=sum(is_late(r, self.config.late_notice_hours) for r in counted),
+            cancellations=sum(r.change.kind is ChangeKind.CANCELLED for r in counted),
             excused=sum(r.excused for r in own),
         )

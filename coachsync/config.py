@@ -13,7 +13,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
@@ -21,7 +20,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     PrivateAttr,
     StringConstraints,
@@ -35,7 +33,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
+from coachsync.addresses import InvalidAddress, check_address
 from coachsync.errors import ConfigError
+from coachsync.sources.base import url_problem
 
 DEFAULT_WINDOW_DAYS_BACK = 30
 DEFAULT_WINDOW_DAYS_AHEAD = 365
@@ -48,7 +48,16 @@ SOURCE_KEYS: tuple[str, ...] = ("ics_file", "ics_url", "caldav")
 Loc = tuple[str | int, ...]
 _SectionModel = TypeVar("_SectionModel", bound=BaseModel)
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-LowerEmail = Annotated[EmailStr, AfterValidator(str.lower)]
+
+
+def _email_address(value: str) -> str:
+    try:
+        return check_address(value).lower()
+    except InvalidAddress:
+        raise ValueError(f"not a valid email address: {value!r}") from None
+
+
+LowerEmail = Annotated[str, AfterValidator(_email_address)]
 
 
 class _Located(ValueError):
@@ -86,13 +95,11 @@ def _as_path(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
-def _http_url(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme.lower() in ("http", "https") and parts.netloc:
-        return value.strip()
-    # The value may be a private address with a token in it: never echo it back.
-    got = f"a {parts.scheme}: address" if parts.scheme else "no scheme"
-    raise ValueError(f"expected an http:// or https:// URL, got {got}")
+def _http_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    problem = url_problem(value, schemes)  # the same check the sources make; it never echoes a secret URL
+    if problem is not None:
+        raise ValueError(problem)
+    return value.strip()
 
 
 class CaldavConfig(_Model):
@@ -155,15 +162,8 @@ class CalendarConfig(_Model):
     @field_validator("ics_url")
     @classmethod
     def _http_only(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value.strip())
         # webcal:// is what calendar apps hand out for a subscription; it is fetched over https.
-        if parts.scheme.lower() in ("http", "https", "webcal") and parts.netloc:
-            return value.strip()
-        # The value may be a private address with a token in it: never echo it back.
-        got = f"a {parts.scheme}: address" if parts.scheme else "no scheme"
-        raise ValueError(f"expected an http://, https:// or webcal:// URL, got {got}")
+        return None if value is None else _http_url(value, ("http", "https", "webcal"))
 
     @model_validator(mode="after")
     def _one_source(self) -> CalendarConfig:
@@ -492,8 +492,6 @@ def _problem(error: ErrorDetails, root: type[BaseModel] | None = None) -> str:
         return f"must be at least {ctx['ge']:g}, got {_describe(value)}"
     if kind == "finite_number":
         return f"must be a finite number, got {_describe(value)}"
-    if kind == "value_error" and "reason" in ctx:  # only EmailStr's failures carry a reason
-        return f"not a valid email address: {value!r}"
     if kind == "value_error" and "error" in ctx:
         return _one_line(str(ctx["error"]))
     return _one_line(error["msg"][:1].lower() + error["msg"][1:])

@@ -30,6 +30,16 @@ class SourceError(CoachsyncError):
 class MassChangeError(CoachsyncError):
     """A pass would cancel too many upcoming sessions at once; the coach must confirm."""
 
+    def __init__(self, calendar: str, cancelled: int, upcoming: int) -> None:
+        self.calendar = calendar
+        self.cancelled = cancelled
+        self.upcoming = upcoming
+        super().__init__(
+            f"{calendar}: this pass would cancel {cancelled} of {upcoming} upcoming sessions at once, which looks"
+            " like a mistake (a wrong calendar or an emptied export); nothing was recorded. If it is real, run"
+            " `coachsync sync --accept-mass-change`"
+        )
+
 
 class NotFoundError(CoachsyncError):
     """A record named on the command line does not exist."""

@@ -2,7 +2,8 @@
 
 Every hook is named `coachsync_…`, so a misspelt one is caught when the
 plugin is loaded instead of silently never running. Hooks get plain values
-and return plain values; the core records what they return.
+and return plain values; the core records what they return. Plugin authors
+import what they need from `coachsync.api`, not from here.
 
 A plugin is a module (or any object) with functions marked `@hookimpl`. Its
 name is the entry-point name (or the file name in `plugins_dir`), and its
@@ -12,8 +13,8 @@ docs/plugins.md; a test fails when one is missing there.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -21,8 +22,8 @@ import pluggy
 from pydantic import BaseModel, ConfigDict
 
 from .actions import Action
-from .model import Occurrence
-from .store import Record
+from . import model
+from .model import Occurrence, Record
 
 PROJECT = "coachsync"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -39,14 +40,6 @@ class PolicySettings(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
-    """The client a change belongs to, as the coach configured them."""
-
-    name: str
-    emails: tuple[str, ...]
 
 
 # Renders one of the plugin's email templates: (template file name, values) -> (subject, body).
@@ -70,7 +63,7 @@ def coachsync_policy_settings() -> type[PolicySettings]:
 def coachsync_on_change(
     record: Record,
     history: Sequence[Record],
-    client: ClientInfo | None,
+    client: model.ClientInfo | None,
     sessions: Sequence[Occurrence],
     settings: PolicySettings,
     render: Render,
@@ -80,7 +73,9 @@ def coachsync_on_change(
     """Decide what one newly recorded change calls for; return actions, or nothing.
 
     Called once per plugin for every change recorded in a pass, inside the
-    transaction that records it, so it must not do I/O of its own.
+    transaction that records it, so it must not do I/O of its own. Name only
+    the arguments you use: pluggy passes exactly those, and the costly ones
+    (`history`, `sessions`) are only worked out when some plugin names them.
 
     - `record`: the change just recorded (its `id`, `change.kind`,
       `change.notice_hours`, …; `excused` is False for a new change).
@@ -96,8 +91,18 @@ def coachsync_on_change(
     - `zone`: the coach's time zone, for dates in messages.
     - `now`: the moment of the pass; never read the clock yourself.
 
-    Return `Fee`, `Email` and `Suggestion` values (from `coachsync.actions`).
+    Return `Fee`, `Email` and `Suggestion` values (from `coachsync.api`).
     Each is recorded at most once per change, plugin and action (or per
     `once_per` key), however often the pass runs.
     """
     raise NotImplementedError
+
+
+def __getattr__(name: str) -> Any:
+    # ClientInfo moved to coachsync.model; kept importable from here for one release.
+    if name == "ClientInfo":
+        warnings.warn(
+            "coachsync.hookspecs.ClientInfo moved; import it from coachsync.api", DeprecationWarning, stacklevel=2
+        )
+        return model.ClientInfo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,19 +32,18 @@ import smtplib
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
 import yagmail
-from pydantic import validate_email
-from pydantic_core import PydanticCustomError
-
+from .addresses import InvalidAddress, check_address
 from .config import MailConfig, SmtpConfig
 from .errors import CoachsyncError
+from .model import MailStatus, OutboxMessage
 from .secrets import read_secret
-from .store import MailStatus, OutboxMessage, Store
+from .store.outbox import Outbox
+from .text import one_line, shorten
 
 log = logging.getLogger(__name__)
 
@@ -87,22 +86,16 @@ def checked_address(value: str | None, what: str) -> str:
     """A bare address (`name@example.com`) that is safe in a header, or InvalidMessage saying why not."""
     if not value:
         raise InvalidMessage(f"no {what} address")
-    if any(ch in value for ch in "\r\n\0<>,") or value != value.strip():
-        raise InvalidMessage(f"invalid {what} address {_short(repr(value), 80)}")
     try:
-        _, normalized = validate_email(value)
-        address = Address(addr_spec=value)
-    except (PydanticCustomError, ValueError, IndexError):
-        raise InvalidMessage(f"invalid {what} address {_short(repr(value), 80)}") from None
-    if address.addr_spec != value or normalized.lower() != value.lower():
-        raise InvalidMessage(f"invalid {what} address {_short(repr(value), 80)}")
-    return value
+        return check_address(value)
+    except InvalidAddress:
+        raise InvalidMessage(f"invalid {what} address {shorten(repr(value), 80)}") from None
 
 
 def compose(message: OutboxMessage, sender: str) -> EmailMessage:
     """The message exactly as it is sent or written: plain text, one line per header."""
     if not _MESSAGE_ID.fullmatch(message.message_id):
-        raise InvalidMessage(f"invalid Message-ID {_short(repr(message.message_id), 80)}")
+        raise InvalidMessage(f"invalid Message-ID {shorten(repr(message.message_id), 80)}")
     mail = EmailMessage(policy=email.policy.SMTP)
     mail["From"] = checked_address(sender, "sender (mail.from)")
     mail["To"] = checked_address(message.recipient, "recipient")
@@ -119,18 +112,18 @@ def eml_name(message: OutboxMessage) -> str:
     return f"{message.id:06d}-{hashlib.sha256(message.message_id.encode()).hexdigest()[:12]}.eml"
 
 
-def deliver_outbox(store: Store, mail: MailConfig, now: datetime) -> DeliveryReport:
+def deliver_outbox(outbox: Outbox, mail: MailConfig, now: datetime) -> DeliveryReport:
     """Send (or write) every queued message that is due; returns what became of each."""
-    due = store.due_messages(now)
+    due = outbox.due(now)
     if not due:
         return DeliveryReport()
     if mail.mode == "outbox":
-        return _write_files(store, mail, due, now)
+        return _write_files(outbox, mail, due, now)
     assert mail.smtp is not None  # the config requires smtp: when mode is smtp
-    return _SmtpDelivery(store, mail.sender, mail.smtp, now).run(due)
+    return _SmtpDelivery(outbox, mail.sender, mail.smtp, now).run(due)
 
 
-def _write_files(store: Store, mail: MailConfig, due: list[OutboxMessage], now: datetime) -> DeliveryReport:
+def _write_files(outbox: Outbox, mail: MailConfig, due: list[OutboxMessage], now: datetime) -> DeliveryReport:
     sent: list[int] = []
     failed: list[int] = []
     try:
@@ -141,11 +134,11 @@ def _write_files(store: Store, mail: MailConfig, due: list[OutboxMessage], now: 
         try:
             data = compose(message, mail.sender).as_bytes()
         except InvalidMessage as error:
-            store.mark_failed(message.id, str(error))
+            outbox.mark_failed(message.id, str(error))
             failed.append(message.id)
             continue
         _write_atomically(mail.outbox_dir / eml_name(message), data)
-        store.mark_sent(message.id, now)
+        outbox.mark_sent(message.id, now)
         sent.append(message.id)
         log.info("outbox message %d written to %s", message.id, mail.outbox_dir)
     return DeliveryReport(sent=tuple(sent), failed=tuple(failed))
@@ -211,8 +204,8 @@ def smtp_client(smtp: SmtpConfig, sender: str, password: str | None) -> yagmail.
 class _SmtpDelivery:
     """One SMTP session over the due messages, opened at the first message that can be sent."""
 
-    def __init__(self, store: Store, sender: str, smtp: SmtpConfig, now: datetime) -> None:
-        self.store = store
+    def __init__(self, outbox: Outbox, sender: str, smtp: SmtpConfig, now: datetime) -> None:
+        self.outbox = outbox
         self.sender = sender
         self.smtp = smtp
         self.now = now
@@ -240,7 +233,7 @@ class _SmtpDelivery:
                 except smtplib.SMTPResponseException as error:
                     self._fail(message, self._reason(error.smtp_code, error.smtp_error))
                 else:
-                    self.store.mark_sent(message.id, self.now)
+                    self.outbox.mark_sent(message.id, self.now)
                     self.sent.append(message.id)
                     log.info("outbox message %d sent (%s)", message.id, message.message_id)
         finally:
@@ -281,7 +274,7 @@ class _SmtpDelivery:
         except smtplib.SMTPNotSupportedError as error:
             client.close()
             raise MailError(
-                f"{smtp.host}:{smtp.port} does not support {_short(str(error), 80)};"
+                f"{smtp.host}:{smtp.port} does not support {shorten(str(error), 80)};"
                 " check mail.smtp.starttls, ssl and username"
             ) from None
         except smtplib.SMTPResponseException as error:
@@ -315,18 +308,18 @@ class _SmtpDelivery:
             self._fail(message, f"gave up after {attempts} attempts: {reason}")
             return
         next_at = self.now + retry_delay(attempts)
-        self.store.mark_retry(message.id, reason, next_at)
+        self.outbox.mark_retry(message.id, reason, next_at)
         self.retrying.append(message.id)
         log.warning("outbox message %d not sent, retry at %s: %s", message.id, next_at.isoformat(), reason)
 
     def _fail(self, message: OutboxMessage, reason: str) -> None:
-        self.store.mark_failed(message.id, reason)
+        self.outbox.mark_failed(message.id, reason)
         self.failed.append(message.id)
         log.warning("outbox message %d failed: %s", message.id, reason)
 
     def _reason(self, code: int, reply: bytes | str) -> str:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-        return self._redact(_short(" ".join(f"{code} {text}".split()), _ERROR_LIMIT))
+        return self._redact(one_line(f"{code} {text}", _ERROR_LIMIT))
 
     def _network_reason(self, error: BaseException) -> str:
         if isinstance(error, TimeoutError):
@@ -340,10 +333,6 @@ class _SmtpDelivery:
     def _redact(self, text: str) -> str:
         """Belt and braces: whatever a server or the network says, the password never travels on."""
         return text.replace(self.password, "***") if self.password else text
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 __all__ = [

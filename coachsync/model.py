@@ -1,9 +1,11 @@
-"""Values that flow through the pipeline: occurrences in, changes out."""
+"""Values that flow through the pipeline: occurrences in, changes and records out, the ledger's entries."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -60,3 +62,124 @@ class Change:
     changed_at: datetime
     new_uid: str | None = None
     instances: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A change as recorded: the detected change plus what the coach said about it."""
+
+    id: int
+    change: Change
+    detected_at: datetime
+    excused: bool
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """The client a change belongs to, as the coach configured them."""
+
+    name: str
+    emails: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarState:
+    """What the last successful pass left behind for one calendar."""
+
+    name: str
+    content_digest: str | None
+    header_digest: str | None
+    zone: str | None
+    sync_state: Mapping[str, str]
+    last_pass_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSnapshot:
+    """The new state of one event group (one UID): its fingerprint, expansion horizon and occurrences."""
+
+    digest: str
+    expanded_to: datetime
+    occurrences: tuple[Occurrence, ...]
+
+
+# --- the ledger: what policies asked for, as recorded -------------------------------------------
+# Each value is the same class whether a policy just produced it (`id` None) or it was read back.
+# `key` is its idempotency key: "{change id}:{plugin}:{kind}[:{key}]" or "{plugin}:{kind}:{once_per}".
+
+
+class FeeStatus(StrEnum):
+    OWED = "owed"
+    WAIVED = "waived"
+
+
+class MailStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    DISCARDED = "discarded"
+
+
+@dataclass(frozen=True, slots=True)
+class FeeEntry:
+    """A fee in the ledger: owed until the coach waives it or excuses its change."""
+
+    id: int | None
+    change_id: int
+    plugin: str
+    client: str | None
+    amount: Decimal
+    currency: str
+    status: FeeStatus
+    reason: str
+    waived_reason: str | None
+    created_at: datetime
+    key: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionEntry:
+    """Advice a policy gave the coach about a client."""
+
+    id: int | None
+    change_id: int
+    plugin: str
+    client: str | None
+    text: str
+    created_at: datetime
+    key: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One email in the outbox; `message_id` is fixed when the row is written, so a resend
+    carries the same Message-ID and the receiver can drop the duplicate."""
+
+    id: int | None
+    message_id: str
+    change_id: int
+    plugin: str
+    client: str | None
+    recipient: str | None
+    subject: str
+    body: str
+    status: MailStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    key: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFailure:
+    """A plugin raised or returned something invalid for a change; retried on the next pass."""
+
+    change_id: int
+    plugin: str
+    error: str
+    attempts: int = 1
+    failed_at: datetime | None = None

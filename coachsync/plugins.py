@@ -13,8 +13,10 @@ import difflib
 import hashlib
 import importlib.metadata
 import importlib.util
+import logging
 import sys
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +29,9 @@ from . import hookspecs
 from .config import Config
 from .errors import ConfigError, PluginError
 from .hookspecs import PolicySettings
+from .text import one_line
+
+log = logging.getLogger(__name__)
 
 GROUP = "coachsync"
 BUILT_IN_PACKAGE = "coachsync_plugins"
@@ -52,14 +57,22 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
+# Calls one plugin's coachsync_on_change with keyword arguments; returns its result, [] for None.
+OnChange = Callable[..., list[Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class Plugins:
-    """The checked plugin manager, with each enabled plugin's settings and template directory."""
+    """The checked plugin manager, with each enabled plugin's settings, template directory and hook."""
 
     manager: pluggy.PluginManager
     infos: tuple[PluginInfo, ...]
     settings: Mapping[str, PolicySettings]
     template_dirs: Mapping[str, Path | None]
+    # Per enabled plugin that implements it: a hook caller of that plugin alone, so its failure is its own.
+    on_change: Mapping[str, OnChange]
+    # The coachsync_on_change arguments each of those plugins names.
+    arguments: Mapping[str, frozenset[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +92,18 @@ class _Switch(PolicySettings):
     model_config = ConfigDict(extra="ignore")
 
 
-def load_plugins(config: Config) -> Plugins:
-    """Discover, import, register and check every plugin; raise PluginError or ConfigError naming it."""
+def load_plugins(config: Config, trace: bool = False) -> Plugins:
+    """Discover, import, register and check every plugin; raise PluginError or ConfigError naming it.
+
+    With `trace`, every hook call is logged with the plugins it reached and how long it took.
+    """
     found = _discover(config)
     _check_policy_keys(config, [f.name for f in found])
 
     manager = pluggy.PluginManager(GROUP)
     manager.add_hookspecs(hookspecs)
+    if trace:
+        _trace_hook_calls(manager)
     hooks: dict[str, tuple[str, ...]] = {}
     modules: dict[str, object] = {}
     for plugin in found:
@@ -93,7 +111,7 @@ def load_plugins(config: Config) -> Plugins:
         try:
             manager.register(module, name=plugin.name)
         except (ValueError, pluggy.PluginValidationError) as error:
-            raise _plugin_error(plugin, f"cannot be registered: {_one_line(str(error))}") from None
+            raise _plugin_error(plugin, f"cannot be registered: {one_line(str(error))}") from None
         callers = manager.get_hookcallers(module) or []
         for caller in callers:
             if not caller.has_spec():
@@ -110,7 +128,7 @@ def load_plugins(config: Config) -> Plugins:
     try:
         manager.check_pending()  # a backstop: the loop above already names each unknown hook
     except pluggy.PluginValidationError as error:
-        raise PluginError(f"a plugin implements an unknown hook: {_one_line(str(error))}") from None
+        raise PluginError(f"a plugin implements an unknown hook: {one_line(str(error))}") from None
 
     enabled = {f.name for f in found if _enabled(config, f.name)}
     for plugin in found:
@@ -122,12 +140,52 @@ def load_plugins(config: Config) -> Plugins:
         PluginInfo(f.name, f.source, f.origin, f.version, f.name in enabled, hooks[f.name])
         for f in sorted(found, key=lambda f: f.name)
     )
+    reacting = sorted(name for name in enabled if "coachsync_on_change" in hooks[name])
     return Plugins(
         manager=manager,
         infos=infos,
         settings=settings,
         template_dirs={name: _templates_dir(modules[name]) for name in enabled},
+        on_change={name: _caller_of(manager, "coachsync_on_change", name) for name in reacting},
+        arguments={name: _argnames(manager, "coachsync_on_change", name) for name in reacting},
     )
+
+
+def _caller_of(manager: pluggy.PluginManager, hook: str, plugin: str) -> OnChange:
+    """A caller of `hook` that reaches `plugin` alone; monitoring and validation stay pluggy's."""
+    others = [p for name, p in manager.list_name_plugin() if name != plugin and p is not None]
+    return manager.subset_hook_caller(hook, remove_plugins=others)
+
+
+def _implements(manager: pluggy.PluginManager, hook: str, plugin: str) -> bool:
+    return any(impl.plugin_name == plugin for impl in getattr(manager.hook, hook).get_hookimpls())
+
+
+def _argnames(manager: pluggy.PluginManager, hook: str, plugin: str) -> frozenset[str]:
+    caller = getattr(manager.hook, hook)
+    return frozenset(a for impl in caller.get_hookimpls() if impl.plugin_name == plugin for a in impl.argnames)
+
+
+def _trace_hook_calls(manager: pluggy.PluginManager) -> None:
+    """Log each hook call with its duration (COACHSYNC_TRACE_PLUGINS=1), as datasette does."""
+    started: list[float] = []
+
+    def before(hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+        started.append(time.perf_counter())
+
+    def after(outcome: Any, hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+        took = time.perf_counter() - started.pop()
+        log.info(
+            "hook called",
+            extra={
+                "hook": hook_name,
+                "plugins": ",".join(impl.plugin_name for impl in impls) or "-",
+                "ms": f"{took * 1000:.2f}",
+                "failed": "yes" if outcome.exception is not None else "no",
+            },
+        )
+
+    manager.add_hookcall_monitoring(before, after)
 
 
 def _discover(config: Config) -> list[_Found]:
@@ -190,7 +248,7 @@ def _import(plugin: _Found) -> object:
     try:
         return plugin.load()
     except Exception as error:  # any failure of third-party code is the plugin's, and named as such
-        raise _plugin_error(plugin, f"failed to load: {type(error).__name__}: {_one_line(str(error))}") from None
+        raise _plugin_error(plugin, f"failed to load: {type(error).__name__}: {one_line(str(error))}") from None
 
 
 def _plugin_error(plugin: _Found, problem: str) -> PluginError:
@@ -228,15 +286,14 @@ def _enabled(config: Config, name: str) -> bool:
 def _settings(config: Config, manager: pluggy.PluginManager, plugin: _Found) -> PolicySettings:
     """Validate `policies.<name>` with the model the plugin itself declares."""
     model: Any = PolicySettings
-    for impl in manager.hook.coachsync_policy_settings.get_hookimpls():
-        if impl.plugin_name != plugin.name:
-            continue
+    if _implements(manager, "coachsync_policy_settings", plugin.name):
         try:
-            model = impl.function()
+            declared = _caller_of(manager, "coachsync_policy_settings", plugin.name)()
         except Exception as error:
             raise _plugin_error(
-                plugin, f"coachsync_policy_settings failed: {type(error).__name__}: {_one_line(str(error))}"
+                plugin, f"coachsync_policy_settings failed: {type(error).__name__}: {one_line(str(error))}"
             ) from None
+        model = declared[0] if declared else None  # pluggy leaves out a None result
         if not (isinstance(model, type) and issubclass(model, PolicySettings)):
             raise _plugin_error(
                 plugin,
@@ -252,6 +309,3 @@ def _templates_dir(plugin: object) -> Path | None:
     file = getattr(module, "__file__", None)
     return Path(file).parent / "templates" if file else None
 
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -1,28 +1,30 @@
-"""One pass over one calendar: fetch, parse what changed, detect, store in one transaction."""
+"""The one orchestrator of a pass: fetch -> split and parse -> plan -> one transaction.
+
+Inside the transaction the plan is written, the enabled policies run over
+read-only views of the history and sessions, and what they returned is
+written too; if anything fails, nothing of the pass is kept. Retrying the
+policies that failed on earlier passes lives here as well.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from .detect import DetectRules, cancelled_sessions, detect, is_mass_cancellation
 from .errors import MassChangeError
-from .ics import (
-    MatchClient,
-    SplitCalendar,
-    Window,
-    content_digest,
-    parse_groups,
-    split_calendar,
-)
-from .model import Change, Occurrence
-from .sources.base import Source
-from .store import CalendarState, GroupSnapshot, RunPolicies, Store
+from .ics import MatchClient, Window, content_digest, parse_groups, split_calendar
+from .model import CalendarState, Change, Record
+from .plan import Known, PassPlan, plan_pass, select_groups
+from .policies import PolicyResults, PolicyRunner, PolicyViews
+from .store import Store
+
+if TYPE_CHECKING:
+    from .sources.base import Source
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,8 @@ class PassSettings:
     zone: tzinfo
     match_client: MatchClient
     accept_mass_change: bool = False
-    # Runs the enabled policies over the new changes, inside the pass's transaction.
-    policies: RunPolicies | None = None
+    # The enabled policies, run over the new changes inside the pass's transaction.
+    policies: PolicyRunner | None = None
 
 
 def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings) -> PassReport:
@@ -77,121 +79,125 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     nothing is written.
     """
     name = source.name
-    state = store.calendar_state(name)
+    state = store.snapshots.state(name)
     fetched = source.fetch(state.sync_state if state else {})
-    if fetched.text is None:
-        _keep_sync_state(store, name, state, fetched.state)
-        return PassReport(name, Outcome.UNCHANGED)
-    digest = content_digest(fetched.text)
     zone = str(settings.zone)
-    if state is not None and state.content_digest == digest and state.zone == zone:
+    digest = content_digest(fetched.text) if fetched.text is not None else None
+    if digest is None or (state is not None and state.content_digest == digest and state.zone == zone):
         _keep_sync_state(store, name, state, fetched.state)
         return PassReport(name, Outcome.UNCHANGED)
 
-    split = split_calendar(fetched.text)
-    known = store.group_digests(name)
-    # All-day and floating times are placed in the coach's zone: after the zone changed, every such
-    # session would look moved, so the calendar is read again as a fresh baseline.
-    baseline = state is None or state.zone != zone
-    if state is not None and state.zone != zone:
+    split = split_calendar(fetched.text)  # type: ignore[arg-type]  # digest is set, so the text is
+    known = Known(state, store.snapshots.group_digests(name))
+    selection = select_groups(known, split, zone)
+    if selection.zone_changed:
         log.info("time zone changed from %s to %s: taking a new baseline", state.zone, zone, extra={"calendar": name})
-    if state is None or state.zone != zone or state.header_digest != split.header_digest:
-        to_parse = list(split.groups)  # first sight, a new zone, or changed VTIMEZONEs: read everything
-    else:
-        to_parse = [uid for uid, group in split.groups.items() if known.get(uid, ("",))[0] != group.digest]
-    removed = [uid for uid in known if uid not in split.groups]
     parsed = parse_groups(
         split,
-        to_parse,
+        selection.to_parse,
         calendar_name=name,
         window=settings.window,
         zone=settings.zone,
         match_client=settings.match_client,
     )
-
-    previous = [
-        _rematched(o, settings.match_client)
-        for o in (store.occurrences(name, [*to_parse, *removed]) if state is not None else [])
-        if o.uid not in parsed.failed
-    ]
-    current = [o for uid in parsed.occurrences for o in parsed.occurrences[uid]]
-    changes: list[Change] = []
-    if state is not None and not baseline:
-        rules = DetectRules(
-            previous_pass_at=state.last_pass_at,
-            horizons={uid: expanded_to for uid, (_, expanded_to) in known.items()},
-        )
-        changes = detect({o.key: o for o in previous}, {o.key: o for o in current}, now, rules)
-        _guard_mass_change(store, name, changes, now, settings.accept_mass_change)
-
-    ids = store.commit_pass(
-        name,
-        content_digest=digest,
-        header_digest=split.header_digest,
-        zone=zone,
-        sync_state=fetched.state,
-        passed_at=now,
-        groups=_snapshots(split, parsed.occurrences, settings.window),
-        removed_groups=removed,
-        tombstones=_tombstones(previous, current, now),
-        changes=changes,
-        policies=settings.policies,
+    plan = plan_pass(
+        known,
+        selection,
+        split,
+        parsed,
+        store.snapshots.occurrences(name, selection.previous_uids) if state is not None else (),
+        now=now,
+        window=settings.window,
+        match_client=settings.match_client,
+        upcoming=store.snapshots.upcoming_count(name, now) if not selection.baseline else 0,
+        accept_mass_change=settings.accept_mass_change,
     )
-    for change, change_id in zip(changes, ids, strict=True):
-        log.info(
-            "change recorded",
-            extra={
-                "calendar": name,
-                "change": change_id,
-                "kind": change.kind.value,
-                "client": change.client or "-",
-                "old_start": change.old_start.isoformat(),
-                "notice_hours": f"{change.notice_hours:.1f}",
-            },
+    if plan.mass_change is not None:
+        raise MassChangeError(name, plan.mass_change.cancelled, plan.mass_change.upcoming)
+
+    with store.transaction():
+        store.snapshots.write(
+            name,
+            content_digest=digest,
+            header_digest=split.header_digest,
+            zone=zone,
+            sync_state=fetched.state,
+            passed_at=now,
+            groups=plan.groups,
+            removed_groups=plan.removed,
+            tombstones=plan.tombstones,
         )
-    return PassReport(
-        name,
-        Outcome.BASELINE if baseline else Outcome.UPDATED,
-        events=len(split.groups),
-        parsed=len(to_parse),
-        skipped=len(parsed.failed),
-        changes=tuple(changes),
-        change_ids=tuple(ids),
-    )
+        records = store.history.add(plan.changes, now)
+        if settings.policies is not None and records:
+            calls = [(record, plugin) for record in records for plugin in settings.policies.enabled]
+            write_policy_results(store, settings.policies.run(calls, _views(store, settings, now), now), now)
+    _log_changes(name, plan.changes, records)
+    return _report(name, plan, len(split.groups), len(selection.to_parse), len(parsed.failed), records)
+
+
+def retry_policies(store: Store, calendar: str, settings: PassSettings, now: datetime) -> None:
+    """Run again every (change, plugin) pair of this calendar that failed before, in one transaction;
+    a pair that succeeds is no longer pending."""
+    policies = settings.policies
+    if policies is None or not store.ledger.failures(calendar):
+        return  # the common case takes no write lock
+    with store.transaction():
+        # A plugin switched off since it failed is not run; its failure stays until it is back on.
+        calls = [(store.history.record(f.change_id), f.plugin) for f in store.ledger.failures(calendar)]
+        write_policy_results(store, policies.run(calls, _views(store, settings, now), now), now)
+
+
+def write_policy_results(store: Store, results: PolicyResults, now: datetime) -> None:
+    """What the policies asked for, each action under its idempotency key; a repeat adds nothing."""
+    with store.transaction():
+        store.ledger.add_fees(results.fees)
+        store.ledger.add_suggestions(results.suggestions)
+        store.outbox.add(results.emails)
+        store.ledger.record_failures(results.failures, now)
+        store.ledger.clear_failures(results.succeeded)
+
+
+def _views(store: Store, settings: PassSettings, now: datetime) -> PolicyViews:
+    """Reads through the pass's own connection, so policies see the new snapshot and records."""
+
+    def history_of(client: str) -> list[Record]:
+        return store.history.records(client=client)
+
+    return PolicyViews(history_of, store.snapshots.upcoming_sessions, settings.match_client, now)
 
 
 def _keep_sync_state(store: Store, name: str, state: CalendarState | None, sync_state: Mapping[str, str]) -> None:
     """Nothing to record, but a new sync state (a CalDAV token and its resource cache) must be kept,
     or every later poll would download the same changes again."""
     if state is not None and dict(state.sync_state) != dict(sync_state):
-        store.save_sync_state(name, sync_state)
+        store.snapshots.save_sync_state(name, sync_state)
 
 
-def _rematched(occurrence: Occurrence, match_client: MatchClient) -> Occurrence:
-    """Clients are matched afresh so that a client added to the config claims old sessions too."""
-    return dataclasses.replace(occurrence, client=match_client(occurrence.attendees, occurrence.summary))
-
-
-def _snapshots(
-    split: SplitCalendar, occurrences: dict[str, list[Occurrence]], window: Window
-) -> dict[str, GroupSnapshot]:
-    return {
-        uid: GroupSnapshot(split.groups[uid].digest, window.end, tuple(found)) for uid, found in occurrences.items()
-    }
-
-
-def _tombstones(previous: Iterable[Occurrence], current: Iterable[Occurrence], now: datetime) -> list[Occurrence]:
-    """Upcoming sessions that vanished, kept as cancelled so that their return reads as `restored`."""
-    present = {o.key for o in current}
-    return [dataclasses.replace(o, cancelled=True) for o in previous if o.key not in present and o.start > now]
-
-
-def _guard_mass_change(store: Store, name: str, changes: list[Change], now: datetime, accepted: bool) -> None:
-    cancelled = cancelled_sessions(changes)
-    upcoming = store.upcoming_count(name, now)
-    if not accepted and is_mass_cancellation(cancelled, upcoming):
-        raise MassChangeError(
-            f"{name}: this pass would cancel {cancelled} of {upcoming} upcoming sessions at once, which looks like a "
-            "mistake (a wrong calendar or an emptied export); nothing was recorded. If it is real, run "
-            "`coachsync sync --accept-mass-change`"
+def _log_changes(calendar: str, changes: Sequence[Change], records: Sequence[Record]) -> None:
+    for change, record in zip(changes, records, strict=True):
+        log.info(
+            "change recorded",
+            extra={
+                "calendar": calendar,
+                "change": record.id,
+                "kind": change.kind.value,
+                "client": change.client or "-",
+                "old_start": change.old_start.isoformat(),
+                "notice_hours": f"{change.notice_hours:.1f}",
+            },
         )
+
+
+def _report(
+    name: str, plan: PassPlan, events: int, parsed: int, skipped: int, records: Sequence[Record]
+) -> PassReport:
+    changes: tuple[Change, ...] = plan.changes
+    return PassReport(
+        name,
+        Outcome.BASELINE if plan.baseline else Outcome.UPDATED,
+        events=events,
+        parsed=parsed,
+        skipped=skipped,
+        changes=changes,
+        change_ids=tuple(r.id for r in records),
+    )

@@ -1,8 +1,7 @@
-"""What the built-in policies agree on: which records count against a client, and how they read.
+"""What the built-in policies share: a client's pattern of reschedules, and how records read.
 
-A record counts against its client unless it is a restoration, was excused, or
-is a cancellation that a later restoration undid (the session took place after all).
-Moves, rebookings, series moves and cancellations all count as reschedules here.
+Which records count against a client is coachsync's one rule, `counts_against`;
+moves, rebookings, series moves and cancellations all count as reschedules here.
 """
 
 from __future__ import annotations
@@ -11,9 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from coachsync.hookspecs import ClientInfo
-from coachsync.model import ChangeKind
-from coachsync.store import Record
+from coachsync.api import ChangeKind, ClientInfo, Record, counts_against
 
 _KIND_WORDS = {
     ChangeKind.MOVED: "moved",
@@ -22,27 +19,6 @@ _KIND_WORDS = {
     ChangeKind.SERIES_MOVED: "series moved",
     ChangeKind.RESTORED: "restored",
 }
-
-
-def unexcused(records: Iterable[Record]) -> list[Record]:
-    """The records that count against the client, in the order given (oldest first)."""
-    counted: list[Record] = []
-    for record in records:
-        change = record.change
-        if change.kind is ChangeKind.RESTORED:
-            # The session is back: the most recent cancellation of that very session no longer counts.
-            for index in range(len(counted) - 1, -1, -1):
-                earlier = counted[index].change
-                if earlier.kind is ChangeKind.CANCELLED and (earlier.calendar, earlier.uid, earlier.recurrence_id) == (
-                    change.calendar,
-                    change.uid,
-                    change.recurrence_id,
-                ):
-                    del counted[index]
-                    break
-        elif not record.excused:
-            counted.append(record)
-    return counted
 
 
 def with_current(record: Record, history: Sequence[Record]) -> list[Record]:
@@ -73,7 +49,7 @@ def pattern(record: Record, history: Sequence[Record], after: int, within_days: 
     """The step this change keeps its client at, while `after` of them fall within `within_days`; else None."""
     if record.change.kind is ChangeKind.RESTORED or record.excused:
         return None
-    counted = unexcused(with_current(record, history))
+    counted = counts_against(with_current(record, history))
     # Anchored at the change itself, so a pass retried later decides exactly as the first one would.
     recent = within(counted, record.change.changed_at, within_days)
     if len(recent) < after:

@@ -13,10 +13,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from pydantic import Field
 
-from coachsync.actions import Action, Email, Recipient
-from coachsync.hookspecs import ClientInfo, PolicySettings, Render, hookimpl
-from coachsync.model import ChangeKind, Occurrence
-from coachsync.store import Record
+from coachsync.api import Action, ChangeKind, ClientInfo, Email, Occurrence, PolicySettings, Recipient, Render, Record, hookimpl
 
 from ._reschedules import first_name, when
 
@@ -40,7 +37,6 @@ def next_session_after(moment: datetime, sessions: Sequence[Occurrence]) -> Occu
 @hookimpl
 def coachsync_on_change(
     record: Record,
-    history: Sequence[Record],
     client: ClientInfo | None,
     sessions: Sequence[Occurrence],
     settings: CheckinSettings,

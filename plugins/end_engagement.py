@@ -14,10 +14,7 @@ from datetime import datetime, tzinfo
 
 from pydantic import Field
 
-from coachsync.actions import Action, Suggestion
-from coachsync.hookspecs import ClientInfo, PolicySettings, Render, hookimpl
-from coachsync.model import Occurrence
-from coachsync.store import Record
+from coachsync.api import Action, ClientInfo, PolicySettings, Record, Suggestion, hookimpl
 
 from ._reschedules import describe, pattern
 
@@ -39,11 +36,8 @@ def coachsync_on_change(
     record: Record,
     history: Sequence[Record],
     client: ClientInfo | None,
-    sessions: Sequence[Occurrence],
     settings: EndEngagementSettings,
-    render: Render,
     zone: tzinfo,
-    now: datetime,
 ) -> Iterable[Action]:
     """A suggestion for the step this change keeps the client at, while the window is full enough."""
     if client is None:

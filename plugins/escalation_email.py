@@ -22,10 +22,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from coachsync.actions import Action, Email, Recipient, Suggestion
-from coachsync.hookspecs import ClientInfo, PolicySettings, Render, hookimpl
-from coachsync.model import Occurrence
-from coachsync.store import Record
+from coachsync.api import Action, ClientInfo, Email, PolicySettings, Recipient, Record, Render, Suggestion, hookimpl
 
 from ._reschedules import describe, first_name, hours, pattern, when
 
@@ -51,11 +48,9 @@ def coachsync_on_change(
     record: Record,
     history: Sequence[Record],
     client: ClientInfo | None,
-    sessions: Sequence[Occurrence],
     settings: EscalationSettings,
     render: Render,
     zone: tzinfo,
-    now: datetime,
 ) -> Iterable[Action]:
     """The email for the step this change keeps the client at, while the window is full enough."""
     if client is None:

@@ -17,12 +17,9 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from coachsync.actions import Action, Fee
-from coachsync.hookspecs import ClientInfo, PolicySettings, Render, hookimpl
-from coachsync.model import ChangeKind, Occurrence
-from coachsync.store import Record
+from coachsync.api import Action, ChangeKind, ClientInfo, Fee, PolicySettings, Record, counts_against, hookimpl, is_late
 
-from ._reschedules import hours, unexcused, when
+from ._reschedules import hours, when
 
 CENT = Decimal("0.01")
 
@@ -77,20 +74,13 @@ def coachsync_policy_settings() -> type[FeeSettings]:
     return FeeSettings
 
 
-def is_late(record: Record, notice_hours: float) -> bool:
-    return record.change.notice_hours < notice_hours
-
-
 @hookimpl
 def coachsync_on_change(
     record: Record,
     history: Sequence[Record],
     client: ClientInfo | None,
-    sessions: Sequence[Occurrence],
     settings: FeeSettings,
-    render: Render,
     zone: tzinfo,
-    now: datetime,
 ) -> Iterable[Action]:
     """One fee when this change is late, unexcused, and the free allowance is used up."""
     change = record.change
@@ -99,7 +89,7 @@ def coachsync_on_change(
     if not is_late(record, settings.notice_hours):
         return []
     assert settings.amount is not None and settings.currency is not None  # checked when the settings loaded
-    earlier = [r for r in unexcused(history) if r.id != record.id and is_late(r, settings.notice_hours)]
+    earlier = [r for r in counts_against(history) if r.id != record.id and is_late(r, settings.notice_hours)]
     if len(earlier) < settings.free_reschedules:
         return []
     what = "cancelled" if change.kind is ChangeKind.CANCELLED else "rescheduled"

@@ -15,10 +15,21 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from coachsync.actions import Action, Email, Fee, Recipient, Suggestion
-from coachsync.hookspecs import ClientInfo, PolicySettings, Render, hookimpl
-from coachsync.model import ChangeKind, Occurrence
-from coachsync.store import Record
+from coachsync.api import (
+    Action,
+    ChangeKind,
+    ClientInfo,
+    Email,
+    Fee,
+    Occurrence,
+    PolicySettings,
+    Recipient,
+    Record,
+    Render,
+    Suggestion,
+    counts_against,
+    hookimpl,
+)
 
 
 class LateCancellationSettings(PolicySettings):
@@ -55,7 +66,7 @@ def coachsync_on_change(
         return []
     day = record.change.old_start.astimezone(zone).strftime("%A %d %B, %H:%M")
     actions: list[Action] = []
-    earlier = [r for r in history if is_late_cancellation(r, settings)]
+    earlier = [r for r in counts_against(history) if is_late_cancellation(r, settings)]
     if len(earlier) >= settings.free_cancellations:
         notice = f"{record.change.notice_hours:.0f} h"
         actions.append(Fee(Decimal(settings.amount), settings.currency, f"{day} cancelled with {notice} notice"))

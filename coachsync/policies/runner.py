@@ -1,0 +1,117 @@
+"""Calling each enabled plugin's `coachsync_on_change` through pluggy, one plugin at a time.
+
+Each plugin gets its own hook caller, so one that raises (or returns
+something that is not an action) is logged by name, counted as a failure to
+retry on the next pass, and the other plugins' actions are still kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from ..model import ClientInfo, PolicyFailure, Record
+from ..templates import TemplateRenderer
+from ..text import one_line
+from .checks import ActionRows, InvalidAction, action_rows, returned_actions
+from .views import PolicyViews
+
+if TYPE_CHECKING:
+    from ..config import Config, MailConfig
+    from ..model import FeeEntry, OutboxMessage, SuggestionEntry
+    from ..plugins import Plugins
+
+log = logging.getLogger(__name__)
+
+_ERROR_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyResults:
+    """Everything the policies produced for some changes, for the caller to write in its transaction."""
+
+    fees: tuple[FeeEntry, ...] = ()
+    suggestions: tuple[SuggestionEntry, ...] = ()
+    emails: tuple[OutboxMessage, ...] = ()
+    failures: tuple[PolicyFailure, ...] = ()
+    # (change id, plugin) pairs that ran cleanly, so an earlier failure of theirs is cleared.
+    succeeded: tuple[tuple[int, str], ...] = ()
+
+
+class PolicyRunner:
+    """Runs the enabled plugins over records; reads through `PolicyViews`, writes nothing."""
+
+    def __init__(self, config: Config, plugins: Plugins, zone: tzinfo) -> None:
+        self._mail: MailConfig = config.mail
+        self._clients = {c.name: ClientInfo(c.name, tuple(c.emails)) for c in config.clients}
+        self._plugins = plugins
+        self._zone = zone
+        # The coach's templates_dir first, so their copy of a template wins over the plugin's own.
+        self._renderers = {
+            name: TemplateRenderer([d for d in (config.mail.templates_dir, plugins.template_dirs[name]) if d])
+            for name in plugins.settings
+        }
+
+    @property
+    def enabled(self) -> tuple[str, ...]:
+        """The plugins that react to changes, by name, in the order they run."""
+        return tuple(sorted(self._plugins.on_change))
+
+    def run(self, calls: Sequence[tuple[Record, str]], views: PolicyViews, now: datetime) -> PolicyResults:
+        """Call each named plugin for its record; a plugin no longer enabled is left out (its failure stays)."""
+        rows = ActionRows()
+        failures: list[PolicyFailure] = []
+        succeeded: list[tuple[int, str]] = []
+        for record, name in calls:
+            hook = self._plugins.on_change.get(name)
+            if hook is None:
+                continue
+            client = self._client(record.change.client)
+            try:
+                results = hook(**self._arguments(name, record, client, views, now))
+                # pluggy leaves out a None result; a plugin has at most one implementation.
+                found = action_rows(
+                    name, record, client, returned_actions(results[0] if results else None), self._mail, now
+                )
+            except Exception as error:  # a plugin's bug must not stop the pass or the other plugins
+                message = _describe(error)
+                log.error("policy failed", extra={"plugin": name, "change": record.id, "error": message})
+                failures.append(PolicyFailure(record.id, name, message))
+                continue
+            rows += found
+            succeeded.append((record.id, name))
+            if found:
+                counts = {"fees": len(found.fees), "emails": len(found.emails), "suggestions": len(found.suggestions)}
+                log.info("policy acted", extra={"plugin": name, "change": record.id, **counts})
+        return PolicyResults(rows.fees, rows.suggestions, rows.emails, tuple(failures), tuple(succeeded))
+
+    def _arguments(
+        self, name: str, record: Record, client: ClientInfo | None, views: PolicyViews, now: datetime
+    ) -> dict[str, Any]:
+        """Every hook argument; the costly ones are worked out only when this plugin names them
+        (pluggy hands a plugin only the arguments it names, so it never sees the empty stand-ins)."""
+        wanted = self._plugins.arguments[name]
+        return {
+            "record": record,
+            "history": views.history(record) if "history" in wanted else (),
+            "client": client,
+            "sessions": views.sessions(client) if "sessions" in wanted else (),
+            "settings": self._plugins.settings[name],
+            "render": self._renderers[name].render,
+            "zone": self._zone,
+            "now": now,
+        }
+
+    def _client(self, name: str | None) -> ClientInfo | None:
+        if name is None:
+            return None
+        # A client renamed or removed from the config since the change keeps its name, without emails.
+        return self._clients.get(name, ClientInfo(name, ()))
+
+
+def _describe(error: Exception) -> str:
+    text = str(error) if isinstance(error, InvalidAction) else f"{type(error).__name__}: {error}"
+    return one_line(text, _ERROR_LIMIT)

@@ -1,0 +1,47 @@
+"""What a policy may read about clients during one run, read once from the store and never written."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from ..model import ClientInfo, Occurrence, Record
+
+MatchClient = Callable[[Sequence[str], str], str | None]
+ReadHistory = Callable[[str], list[Record]]
+ReadSessions = Callable[[datetime], list[Occurrence]]
+
+
+class PolicyViews:
+    """A client's history and upcoming sessions, each read at most once per run and only when asked."""
+
+    def __init__(
+        self, read_history: ReadHistory, read_sessions: ReadSessions, match_client: MatchClient, now: datetime
+    ) -> None:
+        self._read_history = read_history
+        self._read_sessions = read_sessions
+        self._match_client = match_client
+        self._now = now
+        self._history: dict[str, list[Record]] = {}
+        self._sessions: dict[str | None, list[Occurrence]] | None = None
+
+    def history(self, record: Record) -> tuple[Record, ...]:
+        """The same client's records before this one, oldest first."""
+        client = record.change.client
+        if client is None:
+            return ()
+        if client not in self._history:
+            self._history[client] = self._read_history(client)
+        return tuple(r for r in self._history[client] if r.id < record.id)
+
+    def sessions(self, client: ClientInfo | None) -> tuple[Occurrence, ...]:
+        """The client's upcoming, not-cancelled sessions, earliest first, matched with today's config."""
+        if client is None:
+            return ()
+        if self._sessions is None:
+            self._sessions = {}
+            for occurrence in self._read_sessions(self._now):
+                owner = self._match_client(occurrence.attendees, occurrence.summary)
+                self._sessions.setdefault(owner, []).append(dataclasses.replace(occurrence, client=owner))
+        return tuple(self._sessions.get(client.name, ()))

@@ -1,0 +1,80 @@
+"""One SQLite connection per process and the transaction every write goes through."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import CoachsyncError
+from .schema import migrate
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Moments are stored as UTC ISO text, so that text order is time order."""
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class Database:
+    """The connection and its transactions; repositories share it, so one transaction spans them all."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # One connection per process, used by one thread at a time (the daemon's loop),
+            # which need not be the thread that opened it.
+            self.connection = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=FULL")
+            self.connection.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as error:
+            raise CoachsyncError(
+                f"cannot open the database {path}: {error}; check `database:` in the config"
+            ) from error
+        self.path = path
+        self._depth = 0
+        migrate(self.connection, path)
+
+    def execute(self, sql: str, arguments: object = ()) -> sqlite3.Cursor:
+        return self.connection.execute(sql, arguments)  # type: ignore[arg-type]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing. A block inside another becomes a savepoint: if it fails, only its own
+        writes are undone and the error goes on to the outer block, which decides for the whole."""
+        db = self.connection
+        depth = self._depth
+        if depth == 0:
+            db.execute("BEGIN IMMEDIATE")
+        else:
+            db.execute(f"SAVEPOINT nested_{depth}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth = depth
+            if depth == 0:
+                db.execute("ROLLBACK")
+            else:
+                db.execute(f"ROLLBACK TO nested_{depth}")
+                db.execute(f"RELEASE nested_{depth}")
+            raise
+        self._depth = depth
+        db.execute("COMMIT" if depth == 0 else f"RELEASE nested_{depth}")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        self.connection.close()

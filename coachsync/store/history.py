@@ -1,0 +1,89 @@
+"""The reschedule history: every recorded change, and whether the coach excused it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from ..errors import NotFoundError
+from ..model import Change, ChangeKind, Record
+from .database import Database, iso, moment
+
+
+class History:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def records(self, client: str | None = None, since: datetime | None = None) -> list[Record]:
+        """Recorded changes, oldest first, optionally for one client (any case) and since a moment."""
+        query = "SELECT * FROM changes WHERE 1 = 1"
+        arguments: list[object] = []
+        if client is not None:
+            query += " AND lower(client) = lower(?)"
+            arguments.append(client)
+        if since is not None:
+            query += " AND detected_at >= ?"
+            arguments.append(iso(since))
+        query += " ORDER BY detected_at, id"
+        return [_record(row) for row in self._db.execute(query, arguments)]
+
+    def record(self, change_id: int) -> Record:
+        row = self._db.execute("SELECT * FROM changes WHERE id = ?", (change_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no recorded change with id {change_id}; see `coachsync history`")
+        return _record(row)
+
+    def add(self, changes: Iterable[Change], detected_at: datetime) -> list[Record]:
+        """Record changes detected at one moment; returns them as read back, with their ids, in order."""
+        with self._db.transaction():
+            ids = [self._insert(change, detected_at) for change in changes]
+            return [self.record(change_id) for change_id in ids]
+
+    def mark_excused(self, change_id: int, reason: str) -> Record:
+        self.record(change_id)  # raises NotFoundError naming the fix
+        with self._db.transaction():
+            self._db.execute("UPDATE changes SET excused = 1, reason = ? WHERE id = ?", (reason, change_id))
+        return self.record(change_id)
+
+    def _insert(self, change: Change, detected_at: datetime) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO changes (calendar, client, uid, recurrence_id, kind, summary, old_start, new_start,"
+            " notice_hours, changed_at, detected_at, new_uid, instances)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                change.calendar,
+                change.client,
+                change.uid,
+                change.recurrence_id,
+                change.kind.value,
+                change.summary,
+                iso(change.old_start),
+                iso(change.new_start),
+                change.notice_hours,
+                iso(change.changed_at),
+                iso(detected_at),
+                change.new_uid,
+                change.instances,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+
+def _record(row: tuple) -> Record:
+    (id_, calendar, client, uid, recurrence_id, kind, summary, old_start, new_start, notice_hours, changed_at,
+     detected_at, new_uid, instances, excused, reason) = row  # fmt: skip
+    change = Change(
+        kind=ChangeKind(kind),
+        calendar=calendar,
+        uid=uid,
+        recurrence_id=recurrence_id,
+        client=client,
+        summary=summary,
+        old_start=datetime.fromisoformat(old_start),
+        new_start=moment(new_start),
+        notice_hours=notice_hours,
+        changed_at=datetime.fromisoformat(changed_at),
+        new_uid=new_uid,
+        instances=instances,
+    )
+    return Record(id_, change, datetime.fromisoformat(detected_at), bool(excused), reason)

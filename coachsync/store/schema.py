@@ -1,0 +1,142 @@
+"""The database schema: forward migrations, counted by `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..errors import CoachsyncError
+
+MIGRATIONS: tuple[str, ...] = (
+    # version 1
+    """
+    CREATE TABLE calendars (
+        name            TEXT PRIMARY KEY,
+        content_digest  TEXT,
+        header_digest   TEXT,
+        zone            TEXT,
+        sync_state      TEXT NOT NULL DEFAULT '{}',
+        last_pass_at    TEXT
+    );
+    CREATE TABLE event_groups (
+        calendar      TEXT NOT NULL,
+        uid           TEXT NOT NULL,
+        digest        TEXT NOT NULL,
+        expanded_to   TEXT NOT NULL,
+        PRIMARY KEY (calendar, uid)
+    ) WITHOUT ROWID;
+    CREATE TABLE occurrences (
+        calendar       TEXT NOT NULL,
+        uid            TEXT NOT NULL,
+        recurrence_id  TEXT NOT NULL,
+        start          TEXT NOT NULL,
+        end            TEXT NOT NULL,
+        summary        TEXT NOT NULL,
+        all_day        INTEGER NOT NULL,
+        cancelled      INTEGER NOT NULL,
+        recurring      INTEGER NOT NULL,
+        attendees      TEXT NOT NULL,
+        sequence       INTEGER NOT NULL,
+        last_modified  TEXT,
+        PRIMARY KEY (calendar, uid, recurrence_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE changes (
+        id             INTEGER PRIMARY KEY,
+        calendar       TEXT NOT NULL,
+        client         TEXT,
+        uid            TEXT NOT NULL,
+        recurrence_id  TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        summary        TEXT NOT NULL,
+        old_start      TEXT NOT NULL,
+        new_start      TEXT,
+        notice_hours   REAL NOT NULL,
+        changed_at     TEXT NOT NULL,
+        detected_at    TEXT NOT NULL,
+        new_uid        TEXT,
+        instances      INTEGER NOT NULL DEFAULT 1,
+        excused        INTEGER NOT NULL DEFAULT 0,
+        reason         TEXT
+    );
+    CREATE INDEX changes_by_client ON changes (client, detected_at);
+    """,
+    # version 2: what policies asked for. Every action row carries a UNIQUE idempotency key,
+    # "{change id}:{plugin}:{kind}[:{key}]", or "{plugin}:{kind}:{once_per}" for actions that
+    # are once per client rather than once per change; re-running a pass can never add a second.
+    """
+    CREATE TABLE fees (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        change_id        INTEGER NOT NULL REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        amount           TEXT NOT NULL,
+        currency         TEXT NOT NULL,
+        status           TEXT NOT NULL DEFAULT 'owed' CHECK (status IN ('owed', 'waived')),
+        reason           TEXT NOT NULL,
+        waived_reason    TEXT,
+        created_at       TEXT NOT NULL
+    );
+    CREATE TABLE suggestions (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        change_id        INTEGER NOT NULL REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        text             TEXT NOT NULL,
+        created_at       TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        message_id       TEXT NOT NULL UNIQUE,
+        change_id        INTEGER NOT NULL REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        recipient        TEXT,
+        subject          TEXT NOT NULL,
+        body             TEXT NOT NULL,
+        status           TEXT NOT NULL
+                         CHECK (status IN ('pending_approval', 'queued', 'sent', 'failed', 'discarded')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT,
+        error            TEXT,
+        created_at       TEXT NOT NULL,
+        sent_at          TEXT
+    );
+    CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
+    CREATE TABLE policy_failures (
+        change_id   INTEGER NOT NULL REFERENCES changes (id),
+        plugin      TEXT NOT NULL,
+        error       TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 1,
+        failed_at   TEXT NOT NULL,
+        PRIMARY KEY (change_id, plugin)
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Apply forward migrations, each in its own transaction; the version is read under the write
+    lock, since the daemon and a CLI command may open a new database at the same moment."""
+    while True:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise CoachsyncError(
+                    f"the database {path} was written by a newer coachsync (schema {version}); upgrade coachsync"
+                )
+            if version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        if version >= SCHEMA_VERSION:
+            return
