@@ -21,8 +21,8 @@ from typing import Any
 import pluggy
 from pydantic import BaseModel, ConfigDict
 
-from .actions import Action
 from . import model
+from .actions import Action
 from .model import Occurrence, Record
 
 PROJECT = "coachsync"

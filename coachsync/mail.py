@@ -37,6 +37,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import yagmail
+
 from .addresses import InvalidAddress, check_address
 from .config import MailConfig, SmtpConfig
 from .errors import CoachsyncError

@@ -105,7 +105,8 @@ class GroupSnapshot:
 
 
 # --- the ledger: what policies asked for, as recorded -------------------------------------------
-# Each value is the same class whether a policy just produced it (`id` None) or it was read back.
+# Each value is the same class whether a policy just produced it or it was read back; `id` is 0
+# until the store has written it (SQLite's row ids start at 1).
 # `key` is its idempotency key: "{change id}:{plugin}:{kind}[:{key}]" or "{plugin}:{kind}:{once_per}".
 
 
@@ -126,7 +127,7 @@ class MailStatus(StrEnum):
 class FeeEntry:
     """A fee in the ledger: owed until the coach waives it or excuses its change."""
 
-    id: int | None
+    id: int
     change_id: int
     plugin: str
     client: str | None
@@ -143,7 +144,7 @@ class FeeEntry:
 class SuggestionEntry:
     """Advice a policy gave the coach about a client."""
 
-    id: int | None
+    id: int
     change_id: int
     plugin: str
     client: str | None
@@ -157,7 +158,7 @@ class OutboxMessage:
     """One email in the outbox; `message_id` is fixed when the row is written, so a resend
     carries the same Message-ID and the receiver can drop the duplicate."""
 
-    id: int | None
+    id: int
     message_id: str
     change_id: int
     plugin: str

@@ -308,4 +308,3 @@ def _templates_dir(plugin: object) -> Path | None:
     module = plugin if isinstance(plugin, ModuleType) else sys.modules.get(getattr(plugin, "__module__", ""))
     file = getattr(module, "__file__", None)
     return Path(file).parent / "templates" if file else None
-

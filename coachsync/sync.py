@@ -90,7 +90,7 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     split = split_calendar(fetched.text)  # type: ignore[arg-type]  # digest is set, so the text is
     known = Known(state, store.snapshots.group_digests(name))
     selection = select_groups(known, split, zone)
-    if selection.zone_changed:
+    if state is not None and selection.zone_changed:
         log.info("time zone changed from %s to %s: taking a new baseline", state.zone, zone, extra={"calendar": name})
     parsed = parse_groups(
         split,
@@ -188,9 +188,7 @@ def _log_changes(calendar: str, changes: Sequence[Change], records: Sequence[Rec
         )
 
 
-def _report(
-    name: str, plan: PassPlan, events: int, parsed: int, skipped: int, records: Sequence[Record]
-) -> PassReport:
+def _report(name: str, plan: PassPlan, events: int, parsed: int, skipped: int, records: Sequence[Record]) -> PassReport:
     changes: tuple[Change, ...] = plan.changes
     return PassReport(
         name,

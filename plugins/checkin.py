@@ -13,7 +13,18 @@ from datetime import datetime, timedelta, tzinfo
 
 from pydantic import Field
 
-from coachsync.api import Action, ChangeKind, ClientInfo, Email, Occurrence, PolicySettings, Recipient, Render, Record, hookimpl
+from coachsync.api import (
+    Action,
+    ChangeKind,
+    ClientInfo,
+    Email,
+    Occurrence,
+    PolicySettings,
+    Recipient,
+    Record,
+    Render,
+    hookimpl,
+)
 
 from ._reschedules import first_name, when
 

@@ -10,7 +10,7 @@ and step.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 
 from pydantic import Field
 

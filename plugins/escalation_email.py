@@ -17,7 +17,7 @@ spread over a year get none.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Literal
 
 from pydantic import Field

@@ -11,7 +11,7 @@ charged.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 

@@ -176,10 +176,6 @@ def test_the_docs_example_and_code_blocks_import_only_the_public_api() -> None:
 def test_detect_and_the_planner_import_nothing_that_does_io(pure: str) -> None:
     modules = own_modules()
     reached = closure(pure, modules)
-    io = {
-        m: via
-        for m, via in reached.items()
-        if within(m, IO_MODULES) or within(m, IO_PACKAGE_MODULES)
-    }
+    io = {m: via for m, via in reached.items() if within(m, IO_MODULES) or within(m, IO_PACKAGE_MODULES)}
 
     assert io == {}, f"{pure} reaches I/O: " + ", ".join(f"{m} (imported by {via})" for m, via in sorted(io.items()))

@@ -12,13 +12,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from ..actions import Email, Fee, Recipient, Suggestion
 from ..addresses import InvalidAddress, check_address
-from ..config import MailConfig
 from ..excuses import excused_reason
 from ..model import ClientInfo, FeeEntry, FeeStatus, MailStatus, OutboxMessage, Record, SuggestionEntry
 from ..text import shorten
+
+if TYPE_CHECKING:
+    from ..config import MailConfig
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
@@ -125,7 +128,7 @@ def _fee(plugin: str, record: Record, client: ClientInfo | None, fee: Fee, now: 
     # An excused change never costs the client anything, even when its fee comes from a late retry.
     waived = excused_reason(record.reason) if record.excused else None
     return FeeEntry(
-        id=None,
+        id=0,
         change_id=record.id,
         plugin=plugin,
         client=client.name,
@@ -164,7 +167,7 @@ def _email(
     else:
         status = MailStatus.PENDING_APPROVAL if email.require_approval else MailStatus.QUEUED
     return OutboxMessage(
-        id=None,
+        id=0,
         message_id=message_id(key, mail.sender),
         change_id=record.id,
         plugin=plugin,
@@ -206,7 +209,7 @@ def _suggestion(
     text = _text(suggestion.text, "Suggestion text").strip()
     once_per = _text(suggestion.once_per, "Suggestion once_per", allow_empty=True)
     key = idempotency_key(record.id, plugin, "suggestion", once_per=once_per)
-    return SuggestionEntry(None, record.id, plugin, client.name if client else None, text, now, key)
+    return SuggestionEntry(0, record.id, plugin, client.name if client else None, text, now, key)
 
 
 def _text(value: object, what: str, allow_empty: bool = False) -> str:

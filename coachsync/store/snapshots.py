@@ -66,9 +66,7 @@ class Snapshots:
     def save_sync_state(self, name: str, sync_state: Mapping[str, str]) -> None:
         """Keep a source's new sync state (a CalDAV sync-token) after a pass that found nothing to record."""
         with self._db.transaction():
-            self._db.execute(
-                "UPDATE calendars SET sync_state = ? WHERE name = ?", (json.dumps(dict(sync_state)), name)
-            )
+            self._db.execute("UPDATE calendars SET sync_state = ? WHERE name = ?", (json.dumps(dict(sync_state)), name))
 
     def write(
         self,
@@ -118,7 +116,9 @@ class Snapshots:
 
 
 def _occurrence(row: tuple) -> Occurrence:
-    calendar, uid, recurrence_id, start, end, summary, all_day, cancelled, recurring, attendees, sequence, modified = row
+    calendar, uid, recurrence_id, start, end, summary, all_day, cancelled, recurring, attendees, sequence, modified = (
+        row
+    )
     return Occurrence(
         calendar=calendar,
         uid=uid,
