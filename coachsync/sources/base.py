@@ -12,12 +12,22 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from coachsync.errors import SourceError
 
-__all__ = ["Fetched", "Source", "ensure_complete_calendar", "exception_chain", "redact_url"]
+__all__ = [
+    "Fetched",
+    "Source",
+    "describe_request_error",
+    "ensure_complete_calendar",
+    "exception_chain",
+    "redact_url",
+    "server_hint",
+    "url_problem",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +146,67 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         yield current
         nested = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
         stack.extend(e for e in nested if isinstance(e, BaseException))
+
+
+def url_problem(url: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    """Why `url` is not a URL with one of `schemes` and a host, or None when it is.
+
+    The URL may hold a secret token, so the answer names its scheme at most, never the URL.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() in schemes and parts.netloc:
+        return None
+    listed = [f"{scheme}://" for scheme in schemes]
+    wanted = listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}"
+    got = f"a {parts.scheme}: address" if parts.scheme else "no scheme"
+    return f"expected an {wanted} URL, got {got}"
+
+
+def server_hint(code: int) -> str | None:
+    """The remedy for a status that means the server, not the coach's settings, is the problem."""
+    if code == 429:
+        return "the server is rate-limiting; poll less often"
+    if code >= 500:
+        return "the server has a problem; try again later"
+    return None
+
+
+def describe_request_error(
+    exc: BaseException, http: ModuleType, timeout: float, url: str = "the URL", tls_hint: str = ""
+) -> str:
+    """What went wrong with a request, in words a coach can act on; never the exception's text, which holds the URL.
+
+    `http` is the requests-compatible library that raised: requests, or niquests under caldav; both name
+    their exceptions alike. `url` names what to check ("the URL", "caldav.url").
+    """
+    # Here, not at the top: the config imports this module for url_problem, and ssl costs start-up time.
+    import socket
+    import ssl
+
+    chain = list(exception_chain(exc))
+    errors = http.exceptions
+
+    def has(*types: type[BaseException]) -> bool:
+        return any(isinstance(e, types) for e in chain)
+
+    if has(errors.Timeout, TimeoutError):
+        return f"did not answer within {timeout:g} s; check the URL and the network, or raise the timeout"
+    if has(ConnectionRefusedError):
+        return "refused the connection; check the host and port, and that the server is running"
+    if has(socket.gaierror):
+        return f"the host name could not be resolved; check {url} and the network"
+    if has(ssl.SSLCertVerificationError):
+        why = next((e.verify_message for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
+        why = why or "no reason given"
+        return f"the TLS certificate could not be verified ({why}); check {url}'s host name{tls_hint}"
+    if has(errors.SSLError, ssl.SSLError):
+        return f"the TLS/SSL handshake failed; check that {url}'s scheme and port are right"
+    if has(errors.ChunkedEncodingError, errors.ContentDecodingError):
+        return "the download was cut short or damaged; check the network and try again"
+    if has(errors.TooManyRedirects):
+        return f"redirects in a loop; check {url}"
+    if has(errors.InvalidURL, errors.MissingSchema, errors.InvalidSchema):
+        return f"{url} is not valid; check it"
+    if has(errors.ConnectionError):
+        return "the connection failed or was closed early; check the network and try again"
+    return f"the request failed ({type(exc).__name__}); try again"

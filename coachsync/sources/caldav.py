@@ -20,8 +20,6 @@ import json
 import logging
 import os
 import re
-import socket
-import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,17 +27,24 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
+# caldav (2.0 and later) sends its requests through niquests, so network failures arrive as niquests errors.
+import niquests
 from caldav.collection import Calendar
 from caldav.davclient import DAVClient
 from caldav.elements import dav
 from caldav.lib import error as caldav_error
-from caldav.lib.http_sync import requests as http
 from lxml import etree
 
 from coachsync import __version__
 from coachsync.errors import SourceError
 from coachsync.secrets import SecretError, read_secret
-from coachsync.sources.base import Fetched, ensure_complete_calendar, exception_chain, redact_url
+from coachsync.sources.base import (
+    Fetched,
+    describe_request_error,
+    ensure_complete_calendar,
+    redact_url,
+    server_hint,
+)
 
 __all__ = ["CaldavSource", "MULTIGET_BATCH", "PASSWORD_CREDENTIAL", "PASSWORD_ENV"]
 
@@ -179,9 +184,12 @@ class CaldavSource:
             raise SourceError(
                 f"{self.origin}: the server's answer was cut short or is not valid XML; try again later"
             ) from None
-        except http.exceptions.RequestException as exc:
+        except niquests.RequestException as exc:
             # `from None`: the library's exception text holds the full URL.
-            raise SourceError(f"{self.origin}: {self._describe(exc)}") from None
+            problem = describe_request_error(
+                exc, niquests, self.timeout, url="caldav.url", tls_hint=", or set caldav.ca_file"
+            )
+            raise SourceError(f"{self.origin}: {problem}") from None
         except (caldav_error.DAVError, NotImplementedError) as exc:
             raise SourceError(f"{self.origin}: the CalDAV request failed ({type(exc).__name__}); try again") from None
 
@@ -295,7 +303,7 @@ class CaldavSource:
     def _calendar_names(self, client: DAVClient) -> list[str]:
         try:
             return [_display_name(c) for c in client.principal().get_calendars()]
-        except (caldav_error.DAVError, http.exceptions.RequestException, etree.XMLSyntaxError):
+        except (caldav_error.DAVError, niquests.RequestException, etree.XMLSyntaxError):
             return []  # the listing is only a hint in an error message
 
     # --- listing --------------------------------------------------------------------------------
@@ -447,9 +455,7 @@ class CaldavSource:
         if status == 404:
             raise SourceError(f"{self.origin}: no calendar at this address (HTTP 404); check caldav.url")
         if status >= 500:
-            raise SourceError(
-                f"{self.origin}: answered HTTP {status} to a {what}; the server has a problem; try again later"
-            )
+            raise SourceError(f"{self.origin}: answered HTTP {status} to a {what}; {server_hint(status)}")
         if status != 207:
             raise SourceError(f"{self.origin}: answered HTTP {status} to a {what}, expected 207 Multi-Status")
         tree = response.tree
@@ -485,30 +491,6 @@ class CaldavSource:
             f"the password: none is configured (set caldav.password_command, ${PASSWORD_ENV} or the "
             f"systemd credential {PASSWORD_CREDENTIAL})"
         )
-
-    def _describe(self, exc: BaseException) -> str:
-        chain = list(exception_chain(exc))
-
-        def has(*types: type[BaseException]) -> bool:
-            return any(isinstance(e, types) for e in chain)
-
-        if has(http.exceptions.Timeout, TimeoutError, socket.timeout):
-            return f"did not answer within {self.timeout:g} s; check the URL and the network, or raise the timeout"
-        if has(ConnectionRefusedError):
-            return "refused the connection; check the host and port, and that the server is running"
-        if has(socket.gaierror):
-            return "the host name could not be resolved; check caldav.url and the network"
-        if has(ssl.SSLCertVerificationError):
-            return "the TLS certificate could not be verified; check caldav.url's host name, or set caldav.ca_file"
-        if has(http.exceptions.SSLError, ssl.SSLError):
-            return "the TLS/SSL handshake failed; check that caldav.url's scheme and port are right"
-        if has(http.exceptions.ChunkedEncodingError, http.exceptions.ContentDecodingError):
-            return "the answer was cut short or damaged; check the network and try again"
-        if has(http.exceptions.TooManyRedirects):
-            return "redirects in a loop; check caldav.url"
-        if has(http.exceptions.ConnectionError):
-            return "the connection failed or was closed early; check the network and try again"
-        return f"the request failed ({type(exc).__name__}); try again"
 
 
 def _content(cache: _Cache) -> dict[str, tuple[str, tuple[str, ...]]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import ssl
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -13,13 +11,19 @@ import requests
 
 from coachsync import __version__
 from coachsync.errors import SourceError
-from coachsync.sources.base import Fetched, ensure_complete_calendar, exception_chain, redact_url
+from coachsync.sources.base import (
+    Fetched,
+    describe_request_error,
+    ensure_complete_calendar,
+    redact_url,
+    server_hint,
+    url_problem,
+)
 
 __all__ = ["IcsUrlSource", "USER_AGENT"]
 
 USER_AGENT = f"coachsync/{__version__}"
 _CHUNK = 64 * 1024
-_BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
 
 
 class IcsUrlSource:
@@ -41,7 +45,7 @@ class IcsUrlSource:
         self._url = _http_url(url)
         self._session = session if session is not None else requests.Session()
         self.origin = f'calendar "{name}" ({redact_url(self._url)})'
-        if urlsplit(self._url).scheme.lower() not in ("http", "https"):
+        if url_problem(self._url) is not None:  # the config checked the URL; this guards a source built in code
             raise SourceError(f"{self.origin}: unsupported URL scheme; use https://, http:// or webcal://")
 
     def fetch(self, state: Mapping[str, str]) -> Fetched:
@@ -62,7 +66,7 @@ class IcsUrlSource:
                 body = self._read_body(response, deadline)
         except requests.RequestException as exc:
             # `from None`: the chained exception's text contains the full URL.
-            raise SourceError(f"{self.origin}: {self._describe(exc)}") from None
+            raise SourceError(f"{self.origin}: {describe_request_error(exc, requests, self.timeout)}") from None
         text = ensure_complete_calendar(body, self.origin, response.headers.get("Content-Type"))
         new_state = {
             key: value
@@ -102,10 +106,8 @@ class IcsUrlSource:
             hint = "check the credentials or the calendar's private address (it may have been reset)"
         elif code in (404, 410):
             hint = "check the URL; the calendar may have been moved, deleted or unshared"
-        elif code == 429:
-            hint = "the server is rate-limiting; poll less often"
-        elif code >= 500:
-            hint = "the server has a problem; try again later"
+        elif (server := server_hint(code)) is not None:
+            hint = server
         elif code == 304:
             hint = (
                 "the request was not conditional, so there is nothing to reuse; check the server or a proxy in between"
@@ -113,35 +115,6 @@ class IcsUrlSource:
         else:
             hint = "expected 200 OK with the whole calendar; check the URL"
         return f"{self.origin}: answered HTTP {code} {phrase}".rstrip() + f"; {hint}"
-
-    def _describe(self, exc: requests.RequestException) -> str:
-        """Say what went wrong in words a coach can act on, without the exception's URL-laden text."""
-        chain = list(exception_chain(exc))
-
-        def has(*types: type[BaseException]) -> bool:
-            return any(isinstance(e, types) for e in chain)
-
-        if has(requests.Timeout, TimeoutError):
-            return f"did not answer within {self.timeout:g} s; check the URL and the network, or raise the timeout"
-        if has(ConnectionRefusedError):
-            return "refused the connection; check the host and port, and that the server is running"
-        if has(socket.gaierror):
-            return "the host name could not be resolved; check the URL and the network"
-        if has(ssl.SSLCertVerificationError):
-            why = next((e.verify_message for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
-            why = why or "no reason given"
-            return f"the TLS certificate could not be verified ({why}); check the URL's host name"
-        if has(requests.exceptions.SSLError, ssl.SSLError):
-            return "the TLS/SSL handshake failed; check that the URL's scheme and port are right"
-        if has(requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-            return "the download was cut short or damaged; check the network and try again"
-        if has(requests.TooManyRedirects):
-            return "redirects in a loop; check the URL"
-        if has(*_BAD_URL):
-            return "the URL is not valid; check it"
-        if has(requests.ConnectionError):
-            return "the connection failed or was closed early; check the network and try again"
-        return f"the request failed ({type(exc).__name__}); try again"
 
 
 def _http_url(url: str) -> str:
