@@ -88,16 +88,26 @@ class ClientSummary:
 class App:
     """A config bound to its database; the CLI and the daemon both drive this."""
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, *, prepare: bool = True) -> None:
+        """`prepare=False` leaves sources and plugins to their first use, for commands that only read the store."""
         self.config = config
         self.store = store
         self.zone: tzinfo = config.tzinfo()
         self.match_client = ClientMatcher.from_settings(config.clients)
+        if prepare:
+            self.prepare()
 
     @classmethod
-    def open(cls, config: Config) -> App:
-        """Open (and if needed create or migrate) the config's database."""
-        return cls(config, Store(config.database))
+    def open(cls, config: Config, *, prepare: bool = True) -> App:
+        """Open (and if needed create or migrate) the config's database; it is closed again if preparing fails."""
+        app = cls(config, Store(config.database), prepare=False)
+        if prepare:
+            try:
+                app.prepare()
+            except BaseException:
+                app.close()  # a plugin that cannot load stops the command; the database is left as it was
+                raise
+        return app
 
     @property
     def database_path(self) -> Path:

@@ -13,31 +13,20 @@ from dataclasses import asdict
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
-from .app import App, PassFailure, utc_now
-from .check import check_calendar, check_smtp
-from .config import Config, default_config_path, load_config
-from .daemon import Daemon
 from .errors import CoachsyncError, ConfigError
 from .logs import configure_logging
-from .notify import Notifier
-from .service import (
-    UNIT_NAME,
-    coachsync_command,
-    default_unit_path,
-    enable_commands,
-    exec_start,
-    hidden_from_system_service,
-    python_executable,
-    render,
-    template,
-    write_unit,
-)
-from .store import FeeEntry, Record, Store
+
+# The config (pydantic), the sources (caldav, requests), policies (Jinja2) and the daemon (watchdog)
+# are imported inside the commands that use them, so `--help` and `history` start quickly.
+if TYPE_CHECKING:
+    from .app import App
+    from .config import Config
+    from .model import FeeEntry, Record
 
 log = logging.getLogger("coachsync")
 
@@ -62,22 +51,21 @@ class _Context:
         self._app: App | None = None
 
     def config(self) -> Config:
+        from .config import default_config_path, load_config
+
         return load_config(self.config_path or default_config_path())
 
     def app(self) -> App:
         if self._app is None:
-            config = self.config()
-            store = Store(config.database)
-            try:
-                self._app = App(config, store)
-            except BaseException:
-                store.close()  # a plugin that cannot load stops the command; the database is left as it was
-                raise
+            from .app import App
+
+            # Sources and plugins wait for a command that runs a pass; `sync`, `run` and `check` prepare them first.
+            self._app = App.open(self.config(), prepare=False)
         return self._app
 
     def close(self) -> None:
         if self._app is not None:
-            self._app.store.close()
+            self._app.close()
 
 
 @click.group(cls=_Group)
@@ -114,7 +102,10 @@ def _app(ctx: click.Context) -> App:
 @click.pass_context
 def sync(ctx: click.Context, accept_mass_change: bool) -> None:
     """Make one pass over every calendar and print a line per calendar."""
+    from .app import PassFailure, utc_now
+
     app = _app(ctx)
+    app.prepare()  # a broken plugin stops the command before the first pass
     failed = False
     for result in app.sync_all(utc_now(), accept_mass_change):
         failed |= isinstance(result, PassFailure)
@@ -127,7 +118,12 @@ def sync(ctx: click.Context, accept_mass_change: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run in the foreground, watching every calendar until SIGTERM or Ctrl-C; SIGHUP reloads the config."""
-    daemon = Daemon(_app(ctx), notifier=Notifier.from_environment())
+    from .daemon import Daemon
+    from .notify import Notifier
+
+    app = _app(ctx)
+    app.prepare()  # a broken plugin stops the daemon before it reports ready
+    daemon = Daemon(app, notifier=Notifier.from_environment())
 
     def stop(signum: int, _frame: object) -> None:
         log.info("received %s, finishing the current pass", signal.Signals(signum).name)
@@ -140,7 +136,7 @@ def run(ctx: click.Context) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, reload)
-    log.info("watching %d calendar(s); database %s", len(daemon.app.sources), daemon.app.store.path)
+    log.info("watching %d calendar(s); database %s", len(daemon.app.sources), daemon.app.database_path)
     daemon.run()
     log.info("stopped")
 
@@ -206,7 +202,7 @@ def _one_line(text: str, limit: int = 40) -> str:
 def history(ctx: click.Context, client: str | None, since: str | None, as_json: bool) -> None:
     """List every recorded reschedule and cancellation."""
     app = _app(ctx)
-    records = app.store.history(client=client, since=_parse_since(since, app.zone) if since else None)
+    records = app.history(client=client, since=_parse_since(since, app.zone) if since else None)
     if as_json:
         click.echo(json.dumps([record_json(r, app.zone) for r in records], indent=2))
         return
@@ -236,6 +232,8 @@ def history(ctx: click.Context, client: str | None, since: str | None, as_json: 
 @click.pass_context
 def clients(ctx: click.Context, as_json: bool) -> None:
     """Per client: upcoming sessions, reschedules, late ones, cancellations, excused."""
+    from .app import utc_now
+
     app = _app(ctx)
     summaries = app.client_summaries(utc_now())
     if as_json:
@@ -256,7 +254,7 @@ def clients(ctx: click.Context, as_json: bool) -> None:
 def excuse(ctx: click.Context, change_id: int, reason: str) -> None:
     """Mark a recorded change as excused; it then never counts against the client."""
     app = _app(ctx)
-    record = app.store.excuse(change_id, " ".join(reason.split()))
+    record = app.excuse(change_id, " ".join(reason.split()))
     change = record.change
     click.echo(f"change {record.id} ({change.kind.value}, {change.client or 'no client'}) excused: {record.reason}")
 
@@ -271,7 +269,7 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
     """List the emails policies asked for; approve or discard them before they go out."""
     if ctx.invoked_subcommand is not None:
         return
-    messages = _app(ctx).store.outbox()
+    messages = _app(ctx).outbox()
     if as_json:
         rows = [
             {
@@ -313,7 +311,7 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def outbox_approve(ctx: click.Context, message_id: int) -> None:
     """Queue a message that waits for approval; `coachsync send` (or `run`) then sends it."""
-    message = _app(ctx).store.approve_message(message_id)
+    message = _app(ctx).approve_message(message_id)
     click.echo(f"outbox message {message.id} to {message.recipient} queued: {_one_line(message.subject, 60)}")
 
 
@@ -322,7 +320,7 @@ def outbox_approve(ctx: click.Context, message_id: int) -> None:
 @click.pass_context
 def outbox_discard(ctx: click.Context, message_id: int) -> None:
     """Never send a message (waiting for approval, queued or failed)."""
-    message = _app(ctx).store.discard_message(message_id)
+    message = _app(ctx).discard_message(message_id)
     click.echo(f"outbox message {message.id} discarded: {_one_line(message.subject, 60)}")
 
 
@@ -330,9 +328,11 @@ def outbox_discard(ctx: click.Context, message_id: int) -> None:
 @click.pass_context
 def send(ctx: click.Context) -> None:
     """Deliver the queued emails that are due now; exit 1 if any failed for good."""
+    from .app import utc_now
+
     app = _app(ctx)
     report = app.deliver_mail(utc_now())
-    for message in app.store.outbox():
+    for message in app.outbox():
         if message.id in report.failed:
             click.echo(f"outbox message {message.id} failed: {message.error}", err=True)
         elif message.id in report.retrying:
@@ -404,7 +404,7 @@ def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool) ->
         return
     if as_json and as_csv:
         raise click.UsageError("use either --json or --csv, not both")
-    ledger = [fee_json(fee) for fee in _app(ctx).store.fees(client=client)]
+    ledger = [fee_json(fee) for fee in _app(ctx).fees(client=client)]
     if as_json:
         click.echo(json.dumps(ledger, indent=2))
         return
@@ -438,9 +438,9 @@ def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool) ->
 @click.pass_context
 def waive(ctx: click.Context, fee_id: int, reason: str) -> None:
     """Waive a fee; it stays in the ledger as waived, with the reason."""
-    store = _app(ctx).store
-    before = store.fee(fee_id)
-    fee = store.waive_fee(fee_id, " ".join(reason.split()))
+    app = _app(ctx)
+    before = app.fee(fee_id)
+    fee = app.waive_fee(fee_id, " ".join(reason.split()))
     what = f"fee {fee.id} ({_amount(fee.amount)} {fee.currency}, {fee.client or 'no client'})"
     if before.status == "waived":
         click.echo(f"{what} was already waived: {fee.waived_reason}")
@@ -454,7 +454,7 @@ def waive(ctx: click.Context, fee_id: int, reason: str) -> None:
 def suggestions(ctx: click.Context, as_json: bool) -> None:
     """What the policies suggest (revisit the agreement, end the engagement), with why."""
     app = _app(ctx)
-    found = app.store.suggestions()
+    found = app.suggestions()
     if as_json:
         listed = [
             {
@@ -493,10 +493,14 @@ def check(ctx: click.Context) -> None:
     Records nothing. Exits 0 when all is well, 1 when a calendar or the mail server cannot be reached,
     2 on a config error.
     """
-    app = _app(ctx)  # the config, its plugins and the database, as `run` checks them before it is ready
+    from .app import utc_now
+    from .check import check_calendar, check_smtp
+
+    app = _app(ctx)
+    app.prepare()  # the config, its plugins and the database, as `run` checks them before it is ready
     now = utc_now()
     click.echo(f"config {app.config.path}: ok")
-    click.echo(f"database {app.store.path}: ok")
+    click.echo(f"database {app.database_path}: ok")
     enabled = [info.name for info in app.plugins.infos if info.enabled]
     click.echo(f"plugins: ok, enabled: {', '.join(enabled) or 'none'}")
     problems = 0
@@ -541,6 +545,19 @@ def check(ctx: click.Context) -> None:
 @click.pass_context
 def install_service(ctx: click.Context, user: bool, output: Path | None) -> None:
     """Write a systemd unit that runs this install of coachsync with this config."""
+    from .service import (
+        UNIT_NAME,
+        coachsync_command,
+        default_unit_path,
+        enable_commands,
+        exec_start,
+        hidden_from_system_service,
+        python_executable,
+        render,
+        template,
+        write_unit,
+    )
+
     config = _context(ctx).config()  # a unit for a config that fails would only restart until it gives up
     command = coachsync_command(python_executable())
     line = exec_start(command, config.path)

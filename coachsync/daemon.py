@@ -34,7 +34,6 @@ from .app import App, PassFailure, utc_now
 from .config import Config, load_config
 from .errors import CoachsyncError
 from .notify import Notifier
-from .store import Store
 from .sync import Outcome, PassReport
 
 log = logging.getLogger(__name__)
@@ -257,14 +256,10 @@ class Daemon:
 
     def _open_app(self, config: Config) -> App:
         """Keep the open store unless `database` changed: reopening the same file would gain nothing."""
+        # Both load the plugins now, so one that cannot load is found while the running config still runs.
         if config.database == self.app.config.database:
             return App(config, self.app.store)
-        store = Store(config.database)
-        try:
-            return App(config, store)
-        except BaseException:
-            store.close()
-            raise
+        return App.open(config)
 
     def run(self) -> None:
         """Pass over every calendar now, then whenever one is due, until stop() is called."""
