@@ -1,4 +1,4 @@
-"""Shared fixtures: a coach's directory with a config and a calendar file."""
+"""Shared fixtures: a coach's directory with a config and a calendar file, the coach's app, a web server."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_calendar import FakeCalendarServer, serve
-from scenario import Coach
+from support.http_calendar import FakeCalendarServer, serve
+from support.scenario import Coach, OpenApp
 
 from coachsync.app import App
+from coachsync.config import load_config
+from coachsync.store import Store
 
 
 @pytest.fixture
@@ -18,10 +20,24 @@ def coach(tmp_path: Path) -> Coach:
 
 
 @pytest.fixture
-def app(coach: Coach) -> Iterator[App]:
-    application = coach.app()
-    yield application
-    application.store.close()
+def open_app() -> Iterator[OpenApp]:
+    """Open the app of a coach or of a config file (again, as after a restart); each is closed when the test ends."""
+    opened: list[App] = []
+
+    def open_one(where: Coach | Path) -> App:
+        config = load_config(where.config_path if isinstance(where, Coach) else where)
+        application = App(config, Store(config.database))
+        opened.append(application)
+        return application
+
+    yield open_one
+    for application in opened:
+        application.store.close()
+
+
+@pytest.fixture
+def app(coach: Coach, open_app: OpenApp) -> App:
+    return open_app(coach)
 
 
 @pytest.fixture

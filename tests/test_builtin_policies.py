@@ -14,7 +14,7 @@ import coachsync_plugins
 import pytest
 from coachsync_plugins import checkin, end_engagement, escalation_email, fee
 from pydantic import ValidationError
-from scenario import NOW, Coach
+from support.scenario import NOW, Coach
 
 from coachsync.actions import Email, Fee, Recipient, Suggestion
 from coachsync.errors import ConfigError

@@ -12,19 +12,18 @@ import logging
 import sqlite3
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from caldav_servers import CALENDAR_NAME, PASSWORD, USERNAME, CaldavServer, Exchange, Fault, running
-from calendars import vtimezone_berlin
-from scenario import CLIENTS_YAML, NOW, Coach, vevent
+from support.caldav_servers import CALENDAR_NAME, PASSWORD, USERNAME, CaldavServer, Exchange, Fault, running
+from support.ical import session, vevent, vtimezone_berlin
+from support.scenario import CLIENTS_YAML, NOW, Coach, OpenApp
 
 from coachsync.app import App
-from coachsync.config import load_config
 from coachsync.errors import SourceError
 from coachsync.model import ChangeKind
 from coachsync.sources.caldav import PASSWORD_ENV
@@ -62,18 +61,18 @@ def no_ambient_password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def alice(uid: str = "alice-1", start: datetime = DEC_10) -> str:
-    return vevent(uid, start, start + HOUR, summary="Coaching", attendees=("alice@example.com",))
+    return session(uid, start)
 
 
 def bob(uid: str = "bob-1", start: datetime = DEC_11) -> str:
-    return vevent(uid, start, start + HOUR, attendees=("bob@example.com",))
+    return session(uid, start, "bob@example.com", "Coaching session")
 
 
 def weekly(uid: str = "carmen-weekly") -> str:
     return vevent(
         uid,
-        ";TZID=Europe/Berlin:20261203T100000",
-        ";TZID=Europe/Berlin:20261203T110000",
+        "DTSTART;TZID=Europe/Berlin:20261203T100000",
+        "DTEND;TZID=Europe/Berlin:20261203T110000",
         summary="Weekly with Carmen",
         extra=("RRULE:FREQ=WEEKLY;COUNT=8",),
     )
@@ -82,8 +81,8 @@ def weekly(uid: str = "carmen-weekly") -> str:
 def carmen_override(uid: str = "carmen-weekly") -> str:
     return vevent(
         uid,
-        ";TZID=Europe/Berlin:20261211T150000",
-        ";TZID=Europe/Berlin:20261211T160000",
+        "DTSTART;TZID=Europe/Berlin:20261211T150000",
+        "DTEND;TZID=Europe/Berlin:20261211T160000",
         summary="Weekly with Carmen",
         extra=("RECURRENCE-ID;TZID=Europe/Berlin:20261210T100000", "SEQUENCE:1"),
     )
@@ -127,11 +126,18 @@ def write_config(
     return config
 
 
-def caldav_app(
-    root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None, timeout: float = 5
-) -> App:
-    config = load_config(write_config(root, server, url=url, calendar=calendar, timeout=timeout))
-    return App(config, Store(config.database))
+# Opens the app of a coach whose calendar is on `server` (see write_config); closed after the test.
+CaldavApp = Callable[..., App]
+
+
+@pytest.fixture
+def caldav_app(open_app: OpenApp) -> CaldavApp:
+    def open_caldav_app(
+        root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None, timeout: float = 5
+    ) -> App:
+        return open_app(write_config(root, server, url=url, calendar=calendar, timeout=timeout))
+
+    return open_caldav_app
 
 
 @dataclass
@@ -175,13 +181,10 @@ class Twin:
 
 
 @pytest.fixture
-def twin(server: CaldavServer, tmp_path: Path) -> Iterator[Twin]:
+def twin(server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp, open_app: OpenApp) -> Twin:
     (tmp_path / "ics").mkdir()
     coach = Coach(tmp_path / "ics")
-    pair = Twin(server, caldav_app(tmp_path / "dav", server), coach.app(), coach)
-    yield pair
-    pair.dav.store.close()
-    pair.ics.store.close()
+    return Twin(server, caldav_app(tmp_path / "dav", server), open_app(coach), coach)
 
 
 def requests_made(server: CaldavServer) -> list[tuple[str, str]]:
@@ -207,7 +210,7 @@ def origin(server: CaldavServer) -> str:
 
 @pytest.mark.parametrize("where", ["root", "principal", "collection"])
 def test_the_calendar_is_found_from_the_root_the_principal_or_its_own_url(
-    server: CaldavServer, tmp_path: Path, where: str
+    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp, where: str
 ) -> None:
     server.put("a.ics", resource(alice()))
     server.put("x.ics", resource(bob()), collection=server.other_collection)  # in "Personal": not ours
@@ -222,14 +225,18 @@ def test_the_calendar_is_found_from_the_root_the_principal_or_its_own_url(
     assert [e.path for e in reports] == [server.collection, server.collection]
 
 
-def test_the_collection_url_alone_needs_no_calendar_name(server: CaldavServer, tmp_path: Path) -> None:
+def test_the_collection_url_alone_needs_no_calendar_name(
+    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+) -> None:
     server.put("a.ics", resource(alice()))
     app = caldav_app(tmp_path, server)
 
     assert app.sync_calendar("coaching", NOW).events == 1
 
 
-def test_url_and_calendar_name_that_disagree_is_one_clear_error(server: CaldavServer, tmp_path: Path) -> None:
+def test_url_and_calendar_name_that_disagree_is_one_clear_error(
+    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+) -> None:
     app = caldav_app(tmp_path, server, calendar="Personal")
 
     assert failure(app) == (
@@ -239,7 +246,9 @@ def test_url_and_calendar_name_that_disagree_is_one_clear_error(server: CaldavSe
     assert app.store.calendar_state("coaching") is None
 
 
-def test_an_unknown_calendar_name_lists_the_names_found(server: CaldavServer, tmp_path: Path) -> None:
+def test_an_unknown_calendar_name_lists_the_names_found(
+    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+) -> None:
     app = caldav_app(tmp_path, server, url=server.url(server.principal), calendar="Work")
 
     assert failure(app) == (
@@ -248,7 +257,9 @@ def test_an_unknown_calendar_name_lists_the_names_found(server: CaldavServer, tm
     )
 
 
-def test_a_principal_with_several_calendars_needs_a_name(server: CaldavServer, tmp_path: Path) -> None:
+def test_a_principal_with_several_calendars_needs_a_name(
+    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+) -> None:
     app = caldav_app(tmp_path, server, url=server.url(server.principal))
 
     assert failure(app) == (
@@ -261,7 +272,9 @@ def test_a_principal_with_several_calendars_needs_a_name(server: CaldavServer, t
 
 
 @pytest.mark.parametrize("size", [3, 40])
-def test_the_first_sync_takes_two_requests_whatever_the_size(server: CaldavServer, tmp_path: Path, size: int) -> None:
+def test_the_first_sync_takes_two_requests_whatever_the_size(
+    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp, size: int
+) -> None:
     for n in range(size):
         server.put(f"s{n}.ics", resource(alice(f"session-{n}", DEC_10 + n * HOUR)))
     app = caldav_app(tmp_path, server)
@@ -517,7 +530,9 @@ _CUT_MULTISTATUS = (
     ],
     ids=["503", "html-page", "truncated-xml"],
 )
-def test_a_bad_answer_records_nothing(radicale: CaldavServer, tmp_path: Path, fault: Fault, problem: str) -> None:
+def test_a_bad_answer_records_nothing(
+    radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp, fault: Fault, problem: str
+) -> None:
     radicale.put("a.ics", resource(alice()))
     app = caldav_app(tmp_path, radicale)
     app.sync_calendar("coaching", NOW)
@@ -533,7 +548,9 @@ def test_a_bad_answer_records_nothing(radicale: CaldavServer, tmp_path: Path, fa
     assert [r.change.kind for r in app.store.history()] == [ChangeKind.MOVED]
 
 
-def test_an_event_that_is_not_a_whole_calendar_records_nothing(radicale: CaldavServer, tmp_path: Path) -> None:
+def test_an_event_that_is_not_a_whole_calendar_records_nothing(
+    radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+) -> None:
     radicale.put("a.ics", resource(alice()))
     app = caldav_app(tmp_path, radicale)
     app.sync_calendar("coaching", NOW)
@@ -561,7 +578,7 @@ def test_an_event_that_is_not_a_whole_calendar_records_nothing(radicale: CaldavS
     assert app.store.history() == []
 
 
-def test_a_slow_server_times_out(radicale: CaldavServer, tmp_path: Path) -> None:
+def test_a_slow_server_times_out(radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp) -> None:
     app = caldav_app(tmp_path, radicale, timeout=0.3)
     app.sync_calendar("coaching", NOW)
 
@@ -579,7 +596,9 @@ def test_a_slow_server_times_out(radicale: CaldavServer, tmp_path: Path) -> None
 # --- credentials -----------------------------------------------------------------------------------
 
 
-def test_a_wrong_password_says_where_the_password_came_from(radicale: CaldavServer, tmp_path: Path) -> None:
+def test_a_wrong_password_says_where_the_password_came_from(
+    radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+) -> None:
     app = caldav_app(tmp_path, radicale)
     (tmp_path / "password").write_text("not the password\n", encoding="utf-8")
 
@@ -594,10 +613,10 @@ def test_a_wrong_password_says_where_the_password_came_from(radicale: CaldavServ
     assert app.sync_calendar("coaching", NOW).outcome is Outcome.BASELINE
 
 
-def test_a_missing_password_says_how_to_give_one(radicale: CaldavServer, tmp_path: Path) -> None:
+def test_a_missing_password_says_how_to_give_one(radicale: CaldavServer, tmp_path: Path, open_app: OpenApp) -> None:
     config = write_config(tmp_path, radicale)
     config.write_text(config.read_text().replace(f"      password_command: cat {tmp_path / 'password'}\n", ""))
-    app = App(load_config(config), Store(tmp_path / "state" / "coachsync.db"))
+    app = open_app(config)
 
     assert failure(app) == (
         f'{origin(radicale)}: the server refused the login of user "coach" (HTTP 401); check caldav.username and '
@@ -607,7 +626,7 @@ def test_a_missing_password_says_how_to_give_one(radicale: CaldavServer, tmp_pat
 
 
 def test_the_password_never_reaches_the_database_or_the_logs(
-    radicale: CaldavServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     radicale.put("a.ics", resource(alice()))

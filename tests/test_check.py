@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
-from click.testing import CliRunner, Result
-from http_calendar import FakeCalendarServer
-from scenario import NOW, Coach, vevent
-from smtp_server import SmtpHandler, free_port, smtp_server
+from click.testing import Result
+from support.cli import cli
+from support.http_calendar import FakeCalendarServer
+from support.ical import session
+from support.ports import free_port
+from support.scenario import NOW, Coach
+from support.smtp_server import SmtpHandler, smtp_server
 
-from coachsync.cli import main
 from coachsync.store import Store
 
 HOUR = timedelta(hours=1)
@@ -19,12 +20,7 @@ DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
 
 def check(coach: Coach) -> Result:
-    with time_machine.travel(NOW, tick=False):
-        return CliRunner().invoke(main, ["--config", str(coach.config_path), "check"])
-
-
-def session(uid: str, start: datetime, email: str | None = None, summary: str = "Coaching") -> str:
-    return vevent(uid, start, start + HOUR, summary=summary, attendees=(email,) if email else ())
+    return cli(coach, "check", at=NOW)
 
 
 @pytest.fixture
@@ -33,9 +29,9 @@ def coach(tmp_path) -> Coach:  # type: ignore[no-untyped-def]
     coach.write(
         session("a0", NOW - 48 * HOUR, "alice@example.com"),  # past: not upcoming
         session("a1", DEC_10 + 7 * 24 * HOUR, "alice@example.com"),
-        session("a2", DEC_10, summary="Alice check-in"),  # matched by alias
+        session("a2", DEC_10, None, "Alice check-in"),  # matched by alias
         session("b1", DEC_10 + 24 * HOUR, "bob@example.com"),
-        session("t1", DEC_10 + 48 * HOUR, summary="Team offsite"),
+        session("t1", DEC_10 + 48 * HOUR, None, "Team offsite"),
         session("t2", DEC_10 + 72 * HOUR, summary="Dentist", email="dentist@example.org"),
     )
     return coach

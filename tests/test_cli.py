@@ -9,24 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import time_machine
-from click.testing import CliRunner, Result
-from http_calendar import Route
-from scenario import NOW, Coach, vcalendar, vevent
+from support.cli import cli, invoke
+from support.http_calendar import Route
+from support.ical import HOUR, session, vcalendar
+from support.scenario import NOW, Coach
 
-from coachsync.cli import main
-
-HOUR = timedelta(hours=1)
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
-
-
-def cli(coach: Coach, *args: str, at: datetime = NOW) -> Result:
-    with time_machine.travel(at, tick=False):
-        return CliRunner().invoke(main, ["--config", str(coach.config_path), *args])
-
-
-def session(uid: str, start: datetime, email: str = "alice@example.com") -> str:
-    return vevent(uid, start, start + HOUR, summary="Coaching", attendees=(email,))
 
 
 @pytest.fixture
@@ -198,7 +186,7 @@ def test_config_error_is_one_line_and_exit_code_2(coach: Coach) -> None:
 def test_missing_config_points_at_the_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COACHSYNC_CONFIG", str(tmp_path / "nowhere.yaml"))
 
-    result = CliRunner().invoke(main, ["history"])
+    result = invoke("history")
 
     assert result.exit_code == 2
     assert "pass --config FILE or set $COACHSYNC_CONFIG" in result.output

@@ -8,36 +8,25 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from http_calendar import FakeCalendarServer, Route
-from scenario import Coach, vcalendar, vevent
+from support.http_calendar import FakeCalendarServer, Route
+from support.ical import HOUR, session, vcalendar
+from support.scenario import Coach, OpenApp
+from support.wait import wait_for
 
 from coachsync.daemon import Daemon
 from coachsync.store import Store
 
-HOUR = timedelta(hours=1)
 START = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0, second=0, minute=0)
-
-
-def session(start: datetime) -> str:
-    return vevent("alice-1", start, start + HOUR, attendees=("alice@example.com",))
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 @pytest.fixture
 def daemon_coach(tmp_path) -> Coach:  # type: ignore[no-untyped-def]
     coach = Coach(tmp_path, extra_yaml="debounce_seconds: 0.3\n")
-    coach.write(session(START))
+    coach.write(session("alice-1", START))
     return coach
 
 
@@ -76,7 +65,7 @@ def test_daemon_records_a_move_when_the_file_changes_and_stops_on_sigterm(
 ) -> None:
     wait_for(lambda: baseline_taken(daemon_coach))
 
-    daemon_coach.write(session(START + 2 * HOUR))
+    daemon_coach.write(session("alice-1", START + 2 * HOUR))
     wait_for(lambda: kinds(daemon_coach) == ["moved"])
     daemon.send_signal(signal.SIGTERM)
 
@@ -88,7 +77,7 @@ def test_half_written_file_is_retried_not_read_as_cancellations(
     daemon_coach: Coach, daemon: subprocess.Popen[str]
 ) -> None:
     wait_for(lambda: baseline_taken(daemon_coach))
-    complete = vcalendar(session(START + 3 * HOUR))
+    complete = vcalendar(session("alice-1", START + 3 * HOUR))
 
     daemon_coach.write_raw(complete[: len(complete) // 2])
     time.sleep(1.0)  # the watcher fires on the partial write; that pass must fail and record nothing
@@ -102,12 +91,13 @@ def test_half_written_file_is_retried_not_read_as_cancellations(
 
 
 def test_url_calendar_is_polled_and_a_failing_calendar_does_not_stop_the_others(
-    tmp_path,
-    server: FakeCalendarServer,  # type: ignore[no-untyped-def]
+    tmp_path,  # type: ignore[no-untyped-def]
+    server: FakeCalendarServer,
+    open_app: OpenApp,
 ) -> None:
     coach = Coach(tmp_path)
-    coach.write(session(START))
-    server.routes["/booking.ics"] = Route(body=vcalendar(session(START + 24 * HOUR).replace("alice-1", "b1")).encode())
+    coach.write(session("alice-1", START))
+    server.routes["/booking.ics"] = Route(body=vcalendar(session("b1", START + 24 * HOUR)).encode())
     coach.config_path.write_text(
         coach.config_path.read_text().replace(
             "calendars:\n",
@@ -116,15 +106,13 @@ def test_url_calendar_is_polled_and_a_failing_calendar_does_not_stop_the_others(
             f"  - name: broken\n    ics_url: {server.url('/missing.ics')}\n    poll_interval: 0.2\n",
         )
     )
-    app = coach.app()
+    app = open_app(coach)
     daemon = Daemon(app)
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:
         wait_for(lambda: daemon.last_results.get("booking") == "booking: baseline taken, 1 events")
-        server.routes["/booking.ics"] = Route(
-            body=vcalendar(session(START + 26 * HOUR).replace("alice-1", "b1")).encode()
-        )
+        server.routes["/booking.ics"] = Route(body=vcalendar(session("b1", START + 26 * HOUR)).encode())
         wait_for(lambda: "1 recorded (1 moved)" in daemon.last_results.get("booking", ""))
     finally:
         daemon.stop()
@@ -133,11 +121,10 @@ def test_url_calendar_is_polled_and_a_failing_calendar_does_not_stop_the_others(
     assert not thread.is_alive()
     assert "answered HTTP 404" in daemon.last_results["broken"]
     assert daemon.last_results["coaching"] == "coaching: baseline taken, 1 events"
-    app.store.close()
 
 
-def test_a_write_during_a_pass_gets_a_pass_of_its_own(daemon_coach: Coach) -> None:
-    app = daemon_coach.app()
+def test_a_write_during_a_pass_gets_a_pass_of_its_own(daemon_coach: Coach, open_app: OpenApp) -> None:
+    app = open_app(daemon_coach)
     daemon = Daemon(app)
     real_source = app.sources["coaching"]
     fetches: list[float] = []
@@ -149,7 +136,8 @@ def test_a_write_during_a_pass_gets_a_pass_of_its_own(daemon_coach: Coach) -> No
             fetches.append(time.monotonic())
             fetched = real_source.fetch(state)
             if len(fetches) == 1:
-                daemon_coach.write(session(START + HOUR))  # the coach saves just after the pass read the file
+                # the coach saves just after the pass read the file
+                daemon_coach.write(session("alice-1", START + HOUR))
                 wait_for(lambda: daemon._schedule.written_during_pass == {"coaching"}, 5)
                 time.sleep(0.5)  # let every event of that write arrive while this pass still runs
             return fetched
@@ -164,4 +152,3 @@ def test_a_write_during_a_pass_gets_a_pass_of_its_own(daemon_coach: Coach) -> No
     finally:
         daemon.stop()
         thread.join(timeout=10)
-    app.store.close()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from scenario import Coach, vcalendar, vevent
+from support.ical import session, vcalendar, vevent
+from support.scenario import Coach, OpenApp
+from support.wait import wait_for
 
 from coachsync.daemon import Daemon
 from coachsync.notify import Notifier
@@ -19,23 +19,15 @@ from coachsync.notify import Notifier
 START = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0, second=0, minute=0)
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
-def test_reload_drops_a_removed_calendar_and_moves_to_a_new_database(tmp_path: Path) -> None:
+def test_reload_drops_a_removed_calendar_and_moves_to_a_new_database(tmp_path: Path, open_app: OpenApp) -> None:
     coach = Coach(tmp_path)
-    coach.write(vevent("a1", START, START + timedelta(hours=1), attendees=("alice@example.com",)))
+    coach.write(session("a1", START))
     (tmp_path / "booking.ics").write_text(vcalendar(vevent("b1", START)), encoding="utf-8", newline="")
     config = coach.config_path.read_text()
     coach.config_path.write_text(
         config.replace("calendars:\n", "calendars:\n  - name: booking\n    ics_file: booking.ics\n")
     )
-    app = coach.app()
+    app = open_app(coach)
     old_store = app.store
     daemon = Daemon(app)
     thread = threading.Thread(target=daemon.run)

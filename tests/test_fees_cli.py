@@ -7,28 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from plugin_world import FLAT_FEE, HOUR, cli, plugin_coach, session
-from scenario import Coach
+from support.cli import cli
+from support.ical import HOUR, session
+from support.plugin_world import FLAT_FEE, plugin_coach, plugin_file
+from support.scenario import Coach
 
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
-SUMMARY_FEE = """
-    from decimal import Decimal
-
-    from coachsync.actions import Fee, Suggestion
-    from coachsync.hookspecs import hookimpl
-
-
-    # Quotes the calendar's summary in its reason, as a policy might.
-    @hookimpl
-    def coachsync_on_change(record, client):
-        if client is None:
-            return []
-        return [
-            Fee(Decimal("12.5"), "USD", record.change.summary),
-            Suggestion(f"talk with {client.name}\\nabout {record.change.summary}"),
-        ]
-"""
+SUMMARY_FEE = plugin_file("summary_fee")  # quotes the calendar's summary in a fee and a suggestion
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from calendars import calendar, valarm, vevent, vtimezone_berlin
+from support.ical import valarm, vcalendar, vevent, vtimezone_berlin
 
 from coachsync import ics
 from coachsync.clients import ClientMatcher, ClientRule
@@ -63,7 +63,7 @@ def begin_line(text: str, uid: str) -> int:
 
 @NEWLINES
 def test_plain_session_is_one_occurrence_without_recurrence_id(newline: str) -> None:
-    text = calendar(
+    text = vcalendar(
         vevent(
             "alice-1@calendly",
             "DTSTART;TZID=Europe/Berlin:20260305T100000",
@@ -71,7 +71,7 @@ def test_plain_session_is_one_occurrence_without_recurrence_id(newline: str) -> 
             summary="Coaching: Alice",
             sequence=2,
             last_modified="20260301T120000Z",
-            attendees=["ATTENDEE;CN=Alice;ROLE=REQ-PARTICIPANT:mailto:alice@example.com"],
+            extra=["ATTENDEE;CN=Alice;ROLE=REQ-PARTICIPANT:mailto:alice@example.com"],
         ),
         header=vtimezone_berlin(),
         newline=newline,
@@ -105,7 +105,7 @@ def test_plain_session_is_one_occurrence_without_recurrence_id(newline: str) -> 
 
 @NEWLINES
 def test_cancelled_plain_session_is_kept_and_marked(newline: str) -> None:
-    text = calendar(
+    text = vcalendar(
         vevent("alice-1", "DTSTART:20260305T090000Z", "DTEND:20260305T100000Z", status="CANCELLED"), newline=newline
     )
 
@@ -119,7 +119,7 @@ def test_cancelled_plain_session_is_kept_and_marked(newline: str) -> None:
 @NEWLINES
 def test_weekly_series_with_a_moved_a_skipped_and_a_cancelled_session(newline: str) -> None:
     """Mondays 10:00 Berlin from 2 March, six weeks: the 9th moved to the 10th, the 16th skipped, the 23rd cancelled."""
-    text = calendar(
+    text = vcalendar(
         vevent(
             "alice-weekly",
             "DTSTART;TZID=Europe/Berlin:20260302T100000",
@@ -166,7 +166,7 @@ def test_weekly_series_with_a_moved_a_skipped_and_a_cancelled_session(newline: s
 
 def test_window_bounds_are_respected() -> None:
     window = Window(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 20, tzinfo=UTC))
-    text = calendar(
+    text = vcalendar(
         vevent("before", "DTSTART:20260227T090000Z", "DTEND:20260227T100000Z"),
         vevent("inside", "DTSTART:20260310T090000Z", "DTEND:20260310T100000Z"),
         vevent("after", "DTSTART:20260321T090000Z", "DTEND:20260321T100000Z"),
@@ -185,7 +185,7 @@ def test_window_bounds_are_respected() -> None:
 
 
 def test_only_the_named_groups_are_parsed() -> None:
-    text = calendar(
+    text = vcalendar(
         vevent("alice-1", "DTSTART:20260305T090000Z"),
         vevent("bob-1", "DTSTART:20260306T090000Z"),
     )
@@ -202,7 +202,7 @@ def test_only_the_named_groups_are_parsed() -> None:
 @NEWLINES
 def test_google_feed_with_only_x_wr_timezone_reads_times_in_that_zone(newline: str) -> None:
     """No VTIMEZONE, no TZID: floating and UTC times both mean New York, whatever the coach's own zone."""
-    text = calendar(
+    text = vcalendar(
         vevent("floating", "DTSTART:20260305T090000", "DTEND:20260305T100000"),
         vevent("utc", "DTSTART:20260305T190000Z", "DTEND:20260305T200000Z"),
         vevent("weekly", "DTSTART:20260305T090000", "DTEND:20260305T100000", rrule="FREQ=WEEKLY;COUNT=2"),
@@ -226,7 +226,7 @@ def test_google_feed_with_only_x_wr_timezone_reads_times_in_that_zone(newline: s
 
 def test_windows_time_zone_name_is_read_as_berlin() -> None:
     """Outlook writes TZID=W. Europe Standard Time and sometimes no VTIMEZONE at all."""
-    text = calendar(
+    text = vcalendar(
         vevent(
             "winter",
             "DTSTART;TZID=W. Europe Standard Time:20260305T090000",
@@ -256,7 +256,7 @@ def test_windows_time_zone_name_is_read_as_berlin() -> None:
 def test_floating_time_without_x_wr_timezone_is_read_in_the_coachs_zone(
     zone: ZoneInfo | timezone, offset: timedelta
 ) -> None:
-    text = calendar(vevent("floating", "DTSTART:20260305T090000", "DTEND:20260305T100000"))
+    text = vcalendar(vevent("floating", "DTSTART:20260305T090000", "DTEND:20260305T100000"))
 
     _, parsed = parse(text, zone=zone)
 
@@ -271,7 +271,7 @@ def test_floating_time_without_x_wr_timezone_is_read_in_the_coachs_zone(
 
 @NEWLINES
 def test_all_day_event_starts_at_local_midnight(newline: str) -> None:
-    text = calendar(
+    text = vcalendar(
         vevent("retreat", "DTSTART;VALUE=DATE:20260306", "DTEND;VALUE=DATE:20260308", summary="Retreat with Alice"),
         newline=newline,
     )
@@ -294,7 +294,7 @@ def test_all_day_event_starts_at_local_midnight(newline: str) -> None:
 @pytest.mark.parametrize("order", [(1, 3), (3, 1)], ids=["newer-last", "newer-first"])
 def test_duplicate_uid_keeps_the_highest_sequence(order: tuple[int, int], caplog: pytest.LogCaptureFixture) -> None:
     start = {1: "DTSTART:20260305T090000Z", 3: "DTSTART:20260306T110000Z"}
-    text = calendar(
+    text = vcalendar(
         vevent("other", "DTSTART:20260304T090000Z"),
         *(vevent("dup", start[seq], sequence=seq, summary=f"version {seq}") for seq in order),
     )
@@ -322,7 +322,7 @@ def test_duplicate_uid_keeps_the_highest_sequence(order: tuple[int, int], caplog
 def test_malformed_event_is_skipped_with_its_uid_and_line(
     newline: str, dtstart: str | None, problem: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    text = calendar(
+    text = vcalendar(
         vevent("alice-1", "DTSTART:20260305T090000Z"),
         vevent("broken", dtstart, summary="Session with Bob"),
         vevent("carol-1", "DTSTART:20260307T090000Z"),
@@ -349,7 +349,7 @@ def test_malformed_event_is_skipped_with_its_uid_and_line(
 
 @NEWLINES
 def test_an_alarms_own_uid_does_not_rename_its_session(newline: str) -> None:
-    text = calendar(
+    text = vcalendar(
         vevent("session-1", "DTSTART:20260305T090000Z", nested=valarm("alarm-7F3A")),
         vevent("session-2", "DTSTART:20260306T090000Z", extra=valarm("alarm-9B1C")),
         newline=newline,
@@ -367,7 +367,7 @@ def test_an_alarms_own_uid_does_not_rename_its_session(newline: str) -> None:
 @NEWLINES
 def test_folded_long_uid_is_read_whole(newline: str) -> None:
     uid = "040000008200E00074C5B7101A82E00800000000" + "A" * 60 + "@outlook.example.com"
-    text = calendar(vevent(uid, "DTSTART:20260305T090000Z"), newline=newline)
+    text = vcalendar(vevent(uid, "DTSTART:20260305T090000Z"), newline=newline)
     assert f"{newline} " in text  # really folded
 
     split, parsed = parse(text, zone=UTC)
@@ -384,9 +384,9 @@ def test_only_the_edited_sessions_digest_changes() -> None:
     ]
     edited = [events[0], vevent("bob-1", "DTSTART:20260306T100000Z", summary="Bob"), events[2]]
 
-    before = split_calendar(calendar(*events))
-    after = split_calendar(calendar(*edited))
-    reordered = split_calendar(calendar(events[2], events[0], events[1]))
+    before = split_calendar(vcalendar(*events))
+    after = split_calendar(vcalendar(*edited))
+    reordered = split_calendar(vcalendar(events[2], events[0], events[1]))
 
     assert after.header_digest == before.header_digest
     assert {uid: after.groups[uid].digest == group.digest for uid, group in before.groups.items()} == {
@@ -404,7 +404,7 @@ def test_a_fresh_dtstamp_alone_changes_no_digest() -> None:
     edited = [vevent("alice-1", "DTSTART:20260305T100000Z", dtstamp="DTSTAMP:20260303T080000Z")]
 
     digest = {
-        name: split_calendar(calendar(*events)).groups["alice-1"].digest
+        name: split_calendar(vcalendar(*events)).groups["alice-1"].digest
         for name, events in [("monday", monday), ("tuesday", tuesday), ("edited", edited)]
     }
 
@@ -416,12 +416,12 @@ def test_a_fresh_dtstamp_alone_changes_no_digest() -> None:
 
 
 def test_attendees_are_lower_cased_and_claim_their_client() -> None:
-    text = calendar(
+    text = vcalendar(
         vevent(
             "session-1",
             "DTSTART:20260305T090000Z",
             summary="Coaching",
-            attendees=[
+            extra=[
                 "ATTENDEE;CN=Coach:mailto:Coach@Example.org",
                 "ATTENDEE;CN=Alice;PARTSTAT=ACCEPTED:MAILTO:Alice@Example.COM",
             ],
@@ -449,12 +449,12 @@ def test_attendees_are_lower_cased_and_claim_their_client() -> None:
     ],
 )
 def test_alias_claims_a_session_only_as_a_whole_word(summary: str, attendee: str | None, client: str | None) -> None:
-    text = calendar(
+    text = vcalendar(
         vevent(
             "session-1",
             "DTSTART:20260305T090000Z",
             summary=summary,
-            attendees=[f"ATTENDEE:{attendee}"] if attendee else [],
+            extra=[f"ATTENDEE:{attendee}"] if attendee else [],
         )
     )
 
@@ -473,7 +473,7 @@ def test_alias_al_does_not_claim_alice() -> None:
 @NEWLINES
 def test_back_to_back_events_are_each_their_own_group_and_never_part_of_the_header(newline: str) -> None:
     events = [vevent(f"s{n}", f"DTSTART:202603{n + 10:02d}T090000Z", summary="Alice") for n in range(5)]
-    text = calendar(*events).replace("\r\n", newline)
+    text = vcalendar(*events).replace("\r\n", newline)
 
     split = split_calendar(text)
 
@@ -483,7 +483,7 @@ def test_back_to_back_events_are_each_their_own_group_and_never_part_of_the_head
 
 
 def test_lower_case_property_names_are_still_split_into_events() -> None:
-    text = calendar(vevent("s1", "DTSTART:20260310T090000Z"), vevent("s2", "DTSTART:20260311T090000Z"))
+    text = vcalendar(vevent("s1", "DTSTART:20260310T090000Z"), vevent("s2", "DTSTART:20260311T090000Z"))
     text = text.replace("BEGIN:VEVENT", "begin:vevent").replace("END:VEVENT", "end:vevent")
 
     split = split_calendar(text)
@@ -499,7 +499,7 @@ def test_events_are_parsed_in_batches_and_a_damaged_one_is_isolated_in_its_batch
     events = [vevent(f"s{n}", f"DTSTART:202603{n + 10:02d}T090000Z", summary="Alice") for n in range(5)]
     events[3] = vevent("s3", "DTSTART:2026130XT100000", summary="Alice")
 
-    split, parsed = parse(calendar(*events))
+    split, parsed = parse(vcalendar(*events))
 
     assert sorted(parsed.occurrences) == ["s0", "s1", "s2", "s4"]
     assert parsed.failed == {"s3"}

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scenario import Coach, vevent
+from support.ical import vevent
+from support.scenario import Coach
 
 from coachsync.logs import EventFormatter, format_value
 
@@ -116,8 +117,8 @@ def _sync(coach: Coach, stderr_path: Path, journal: bool) -> subprocess.Complete
 
 def test_a_calendar_cannot_forge_a_journal_line_with_its_uid(coach: Coach, tmp_path: Path) -> None:
     # An escaped newline in the UID is a real newline once read; the broken DTSTART makes coachsync log the UID.
-    evil = vevent("evil\\nINFO coachsync.sync: change recorded calendar=coaching change=1", ":2026130XT100000")
-    coach.write(vevent("a1", ":20261210T090000Z"), evil)
+    evil = vevent("evil\\nINFO coachsync.sync: change recorded calendar=coaching change=1", "DTSTART:2026130XT100000")
+    coach.write(vevent("a1", "DTSTART:20261210T090000Z"), evil)
 
     done = _sync(coach, tmp_path / "journal.log", journal=True)
 
@@ -131,9 +132,9 @@ def test_a_calendar_cannot_forge_a_journal_line_with_its_uid(coach: Coach, tmp_p
 
 
 def test_a_stderr_that_is_not_the_journal_stream_gets_timestamps(coach: Coach, tmp_path: Path) -> None:
-    coach.write(vevent("a1", ":20261210T090000Z", attendees=("alice@example.com",)))
+    coach.write(vevent("a1", "DTSTART:20261210T090000Z", attendees=("alice@example.com",)))
     _sync(coach, tmp_path / "first.log", journal=False)
-    coach.write(vevent("a1", ":20261210T100000Z", attendees=("alice@example.com",)))
+    coach.write(vevent("a1", "DTSTART:20261210T100000Z", attendees=("alice@example.com",)))
 
     done = _sync(coach, tmp_path / "second.log", journal=False)
 

@@ -19,13 +19,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import time_machine
-from click.testing import CliRunner, Result
-from scenario import NOW, Coach, vevent
-from smtp_server import DROP, Received, SmtpHandler, free_port, smtp_server
+from support.cli import cli
+from support.ical import vevent
+from support.plugin_world import install_plugin, plugin_file
+from support.ports import free_port
+from support.scenario import NOW, Coach, OpenApp
+from support.smtp_server import DROP, Received, SmtpHandler, smtp_server
 
 from coachsync.app import App
-from coachsync.cli import main
 from coachsync.daemon import Daemon
 from coachsync.mail import MAX_ATTEMPTS, DeliveryReport, InvalidMessage, MailError, checked_address, compose
 from coachsync.store import MailStatus, OutboxMessage, Store
@@ -36,32 +37,13 @@ DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 PASSWORD = "s3cret-Pa55word"
 HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "Content-Type", "Content-Transfer-Encoding", "MIME-Version"]
 
-ECHO_PLUGIN = '''\
-"""Echoes the session's summary into an email: calendar text as hostile input."""
-
-from coachsync.actions import Email, Recipient
-from coachsync.hookspecs import hookimpl
-
-
-@hookimpl
-def coachsync_on_change(record):
-    summary = record.change.summary
-    return [Email(to=Recipient.CLIENT, subject=f"About: {summary}", body=summary)]
-'''
+ECHO_PLUGIN = plugin_file("echo")  # echoes the session's summary into an email: calendar text as hostile input
 
 
 def smtp_yaml(port: int, *extra: str) -> str:
     lines = ["mail:", "  from: coach@example.com", "  mode: smtp", "  smtp:", "    host: 127.0.0.1"]
     lines += [f"    port: {port}", "    starttls: false", "    timeout: 5", *(f"    {line}" for line in extra)]
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def open_apps() -> Iterator[list[App]]:
-    apps: list[App] = []
-    yield apps
-    for app in apps:
-        app.store.close()
 
 
 @pytest.fixture
@@ -72,11 +54,11 @@ def smtp() -> Iterator[tuple[int, SmtpHandler]]:
 
 def echo_coach(root: Path, mail_yaml: str) -> Coach:
     (root / "plugins").mkdir()
-    (root / "plugins" / "echo.py").write_text(ECHO_PLUGIN, encoding="utf-8")
+    install_plugin(root / "plugins", "echo", ECHO_PLUGIN)
     return Coach(root, extra_yaml="plugins_dir: plugins\npolicies:\n  echo: {enabled: true}\n" + mail_yaml)
 
 
-def queue(coach: Coach, apps: list[App], *summaries: str) -> App:
+def queue(coach: Coach, open_app: OpenApp, *summaries: str) -> App:
     """Alice's sessions with these summaries, each moved by an hour: one queued email per session."""
 
     def sessions(shift: timedelta) -> list[str]:
@@ -85,8 +67,7 @@ def queue(coach: Coach, apps: list[App], *summaries: str) -> App:
             for i, summary in enumerate(summaries)
         ]
 
-    app = coach.app()
-    apps.append(app)
+    app = open_app(coach)
     coach.write(*sessions(timedelta(0)))
     list(app.sync_all(NOW - DAY))
     coach.write(*sessions(timedelta(hours=1)))
@@ -107,10 +88,10 @@ def statuses(app: App) -> list[tuple[str, int, str | None]]:
 
 
 def test_queued_mail_is_sent_once_with_its_message_id(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     port, server = smtp
-    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_apps, "Coaching with Alice", "Goal review")
+    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "Coaching with Alice", "Goal review")
     rows = app.store.outbox()
 
     first = app.deliver_mail(NOW)
@@ -131,10 +112,10 @@ def test_queued_mail_is_sent_once_with_its_message_id(
 
 
 def test_a_crash_between_send_and_mark_sent_resends_only_that_message_with_the_same_id(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port, server = smtp
-    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_apps, "one", "two", "three")
+    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "one", "two", "three")
     ids = [m.message_id for m in app.store.outbox()]
     mark_sent = Store.mark_sent
     calls: list[int] = []
@@ -149,8 +130,7 @@ def test_a_crash_between_send_and_mark_sent_resends_only_that_message_with_the_s
     with pytest.raises(KeyboardInterrupt):
         app.deliver_mail(NOW)
     monkeypatch.setattr(Store, "mark_sent", mark_sent)
-    restarted = App(app.config, Store(app.config.database))  # the row of "two" is still queued
-    open_apps.append(restarted)
+    restarted = open_app(tmp_path / "config.yaml")  # the row of "two" is still queued
     after = restarted.deliver_mail(NOW + MINUTE)
 
     assert after == DeliveryReport(sent=(2, 3))
@@ -160,11 +140,11 @@ def test_a_crash_between_send_and_mark_sent_resends_only_that_message_with_the_s
 
 
 def test_a_temporary_refusal_is_retried_after_a_backoff_then_sent(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     port, server = smtp
     server.answers = ["451 4.3.0 Mailbox busy, try again later"]
-    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_apps, "Coaching")
+    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "Coaching")
 
     refused = app.deliver_mail(NOW)
     [row] = app.store.outbox()
@@ -184,11 +164,11 @@ def test_a_temporary_refusal_is_retried_after_a_backoff_then_sent(
 
 
 def test_temporary_refusals_back_off_exponentially_and_give_up(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     port, server = smtp
     server.answers = ["421 4.7.0 Too many connections"] * MAX_ATTEMPTS
-    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_apps, "Coaching")
+    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "Coaching")
 
     waits: list[timedelta] = []
     moment = NOW
@@ -206,11 +186,11 @@ def test_temporary_refusals_back_off_exponentially_and_give_up(
 
 
 def test_a_permanent_refusal_fails_with_the_servers_reason_and_the_rest_still_go(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     port, server = smtp
     server.answers = ["550 5.1.1 Mailbox unavailable"]
-    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_apps, "refused", "accepted")
+    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "refused", "accepted")
 
     report = app.deliver_mail(NOW)
     later = app.deliver_mail(NOW + DAY)
@@ -221,11 +201,11 @@ def test_a_permanent_refusal_fails_with_the_servers_reason_and_the_rest_still_go
 
 
 def test_a_connection_dropped_after_the_data_resends_with_the_same_message_id(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     port, server = smtp
     server.answers = [DROP]
-    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_apps, "first", "second")
+    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "first", "second")
 
     dropped = app.deliver_mail(NOW)
     waiting = statuses(app)
@@ -240,9 +220,9 @@ def test_a_connection_dropped_after_the_data_resends_with_the_same_message_id(
     assert statuses(app) == [("sent", 2, None)] * 2
 
 
-def test_an_unreachable_server_keeps_every_message_queued_for_a_retry(tmp_path: Path, open_apps: list[App]) -> None:
+def test_an_unreachable_server_keeps_every_message_queued_for_a_retry(tmp_path: Path, open_app: OpenApp) -> None:
     port = free_port()  # nothing listens there
-    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_apps, "one", "two")
+    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "one", "two")
 
     report = app.deliver_mail(NOW)
 
@@ -255,11 +235,11 @@ def test_an_unreachable_server_keeps_every_message_queued_for_a_retry(tmp_path: 
 
 
 def test_a_summary_with_line_breaks_never_adds_a_header(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     port, server = smtp
     hostile = "Coaching\\nBcc: eve@example.com\\nX-Injected: yes"  # ICS-escaped line breaks
-    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_apps, hostile)
+    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, hostile)
 
     app.deliver_mail(NOW)
 
@@ -272,10 +252,10 @@ def test_a_summary_with_line_breaks_never_adds_a_header(
 
 
 def test_a_file_path_in_calendar_text_is_sent_as_text_never_attached(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     port, server = smtp
-    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_apps, "/etc/passwd", "<b>Bold</b> & <script>x</script>")
+    app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "/etc/passwd", "<b>Bold</b> & <script>x</script>")
 
     app.deliver_mail(NOW)
 
@@ -350,11 +330,11 @@ def test_an_invalid_message_id_is_refused() -> None:
 
 
 def test_outbox_mode_writes_eml_files_with_exact_headers_and_sends_nothing(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     _, server = smtp
     mail_yaml = "mail:\n  from: coach@example.com\n  outbox_dir: outbox\n"
-    app = queue(echo_coach(tmp_path, mail_yaml), open_apps, "../../etc/evil name", "Goal review")
+    app = queue(echo_coach(tmp_path, mail_yaml), open_app, "../../etc/evil name", "Goal review")
     rows = app.store.outbox()
 
     first = app.deliver_mail(NOW)
@@ -384,12 +364,12 @@ def test_outbox_mode_writes_eml_files_with_exact_headers_and_sends_nothing(
 
 
 def test_smtp_login_takes_the_password_from_password_command_and_never_keeps_it(
-    tmp_path: Path, open_apps: list[App], caplog: pytest.LogCaptureFixture
+    tmp_path: Path, open_app: OpenApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with smtp_server(SmtpHandler(password=PASSWORD)) as (controller, server):
         mail_yaml = smtp_yaml(controller.port, "username: coach", f"password_command: echo {PASSWORD}")
-        app = queue(echo_coach(tmp_path, mail_yaml), open_apps, "Coaching")
+        app = queue(echo_coach(tmp_path, mail_yaml), open_app, "Coaching")
         report = app.deliver_mail(NOW)
 
     assert report == DeliveryReport(sent=(1,))
@@ -406,12 +386,12 @@ def test_smtp_login_takes_the_password_from_password_command_and_never_keeps_it(
 
 
 def test_a_refused_login_keeps_mail_queued_and_never_shows_the_password(
-    tmp_path: Path, open_apps: list[App], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, open_app: OpenApp, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("COACHSYNC_SMTP_PASSWORD", "wrong-" + PASSWORD)
     with smtp_server(SmtpHandler(password=PASSWORD)) as (controller, server):
-        app = queue(echo_coach(tmp_path, smtp_yaml(controller.port, "username: coach")), open_apps, "Coaching")
+        app = queue(echo_coach(tmp_path, smtp_yaml(controller.port, "username: coach")), open_app, "Coaching")
         with pytest.raises(MailError) as caught:
             app.deliver_mail(NOW)
 
@@ -424,8 +404,8 @@ def test_a_refused_login_keeps_mail_queued_and_never_shows_the_password(
     assert PASSWORD not in caplog.text
 
 
-def test_a_username_without_any_password_source_is_a_clear_error(tmp_path: Path, open_apps: list[App]) -> None:
-    app = queue(echo_coach(tmp_path, smtp_yaml(free_port(), "username: coach")), open_apps, "Coaching")
+def test_a_username_without_any_password_source_is_a_clear_error(tmp_path: Path, open_app: OpenApp) -> None:
+    app = queue(echo_coach(tmp_path, smtp_yaml(free_port(), "username: coach")), open_app, "Coaching")
 
     with pytest.raises(MailError) as caught:
         app.deliver_mail(NOW)
@@ -438,11 +418,6 @@ def test_a_username_without_any_password_source_is_a_clear_error(tmp_path: Path,
 
 
 # --- through the commands and the daemon -------------------------------------------
-
-
-def cli(coach: Coach, *args: str, at: datetime = NOW) -> Result:
-    with time_machine.travel(at, tick=False):
-        return CliRunner().invoke(main, ["--config", str(coach.config_path), *args])
 
 
 def weekly(shifts: dict[int, tuple[datetime, datetime]]) -> list[str]:
@@ -520,12 +495,12 @@ def test_built_in_policies_end_to_end_from_calendar_edits_to_the_mail_server(
 
 
 def test_outbox_commands_list_discard_and_name_unknown_ids(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     port, server = smtp
     server.answers = ["554 5.7.1 Rejected as spam"]
     coach = echo_coach(tmp_path, smtp_yaml(port))
-    queue(coach, open_apps, "one", "two")
+    queue(coach, open_app, "one", "two")
 
     discarded = cli(coach, "outbox", "discard", "2")
     sent = cli(coach, "send")
@@ -552,12 +527,11 @@ def test_outbox_commands_list_discard_and_name_unknown_ids(
 
 
 def test_the_daemon_delivers_mail_after_a_pass(
-    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_apps: list[App]
+    tmp_path: Path, smtp: tuple[int, SmtpHandler], open_app: OpenApp
 ) -> None:
     port, server = smtp
     coach = echo_coach(tmp_path, smtp_yaml(port))
-    app = coach.app()
-    open_apps.append(app)
+    app = open_app(coach)
     session = vevent("d1", DEC_10, summary="Coaching", attendees=("alice@example.com",))
     coach.write(session)
     Daemon(app, clock=lambda: NOW - DAY).run_once("coaching")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scenario import NOW, Coach, vevent
+from support.ical import HOUR, session
+from support.scenario import NOW, Coach
 
-HOUR = timedelta(hours=1)
+SLOT = timedelta(minutes=30)
 
 # Distinct future half-hour slots, so no two sessions collide before or after a move.
 slots = st.lists(st.integers(min_value=1, max_value=2000), min_size=1, max_size=25, unique=True)
@@ -26,21 +27,16 @@ def calendars_with_moves(draw: st.DrawFn) -> tuple[list[int], dict[int, int]]:
     return starts, dict(zip(moved, targets, strict=True))
 
 
-def session(index: int, slot: int, client_email: str) -> str:
-    start = NOW + slot * timedelta(minutes=30)
-    return vevent(f"s{index}", start, start + HOUR, attendees=(client_email,))
-
-
 @settings(max_examples=30, deadline=None)
 @given(calendars_with_moves(), st.sampled_from(["alice@example.com", "nobody@example.com"]))
 def test_every_session_moved_in_the_file_is_recorded_once(case: tuple[list[int], dict[int, int]], email: str) -> None:
     starts, moves = case
     with tempfile.TemporaryDirectory() as directory:
         coach = Coach(Path(directory))
-        coach.write(*(session(i, slot, email) for i, slot in enumerate(starts)))
+        coach.write(*(session(f"s{i}", NOW + slot * SLOT, email) for i, slot in enumerate(starts)))
         app = coach.app()
         app.sync_calendar("coaching", NOW)
-        coach.write(*(session(i, moves.get(i, slot), email) for i, slot in enumerate(starts)))
+        coach.write(*(session(f"s{i}", NOW + moves.get(i, slot) * SLOT, email) for i, slot in enumerate(starts)))
 
         app.sync_calendar("coaching", NOW)
         again = app.sync_calendar("coaching", NOW + HOUR)

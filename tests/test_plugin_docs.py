@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import get_args
 
-from plugin_world import cli, rows, session
-from scenario import Coach
+from support.cli import cli
+from support.ical import session
+from support.scenario import Coach, rows
 
 from coachsync import actions, hookspecs
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from plugin_world import BOOM, FLAT_FEE, cli, plugin_coach, rows, session
-from scenario import NOW
+from support.cli import cli
+from support.ical import session
+from support.plugin_world import BOOM, FLAT_FEE, install_plugin, plugin_coach, plugin_file
+from support.scenario import NOW, OpenApp, rows
 
 from coachsync import __version__
 from coachsync.errors import ConfigError, PluginError
@@ -40,7 +41,7 @@ def installed_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-policies\nVersion: 1.2.3\n", encoding="utf-8")
     (info / "entry_points.txt").write_text("[coachsync]\nacme = acme_policy\n", encoding="utf-8")
-    (site / "acme_policy.py").write_text(textwrap.dedent(BOOM), encoding="utf-8")
+    install_plugin(site, "acme_policy", BOOM)
     monkeypatch.syspath_prepend(str(site))
     yield info
     sys.modules.pop("acme_policy", None)
@@ -135,8 +136,7 @@ def test_entry_point_that_fails_to_import_names_the_entry_point(tmp_path: Path, 
 
 
 def test_a_hook_that_does_not_exist_stops_start_up(tmp_path: Path) -> None:
-    misspelt = BOOM.replace("def coachsync_on_change", "def coachsync_on_chnage")
-    coach = plugin_coach(tmp_path, {"misspelt": misspelt})
+    coach = plugin_coach(tmp_path, {"misspelt": plugin_file("misspelt_hook")})
 
     result = cli(coach, "sync")
 
@@ -149,7 +149,7 @@ def test_a_hook_that_does_not_exist_stops_start_up(tmp_path: Path) -> None:
 
 
 def test_a_hook_argument_the_spec_does_not_offer_stops_start_up(tmp_path: Path) -> None:
-    coach = plugin_coach(tmp_path, {"odd": BOOM.replace("(record)", "(record, histroy)")})
+    coach = plugin_coach(tmp_path, {"odd": plugin_file("unknown_argument")})
 
     with pytest.raises(PluginError) as raised:
         coach.app()
@@ -173,45 +173,39 @@ def test_a_local_file_cannot_take_the_name_of_an_installed_plugin(tmp_path: Path
     )
 
 
-def test_helper_modules_in_plugins_dir_are_not_plugins(tmp_path: Path) -> None:
-    coach = plugin_coach(tmp_path, {"_shared": "raise RuntimeError('not a plugin')\n", "flat_fee": FLAT_FEE})
+def test_helper_modules_in_plugins_dir_are_not_plugins(tmp_path: Path, open_app: OpenApp) -> None:
+    coach = plugin_coach(tmp_path, {"_shared": plugin_file("not_a_plugin"), "flat_fee": FLAT_FEE})
 
-    app = coach.app()
-    try:
-        assert [info.name for info in app.plugins.infos] == [*BUILT_INS, "flat_fee"]
-    finally:
-        app.store.close()
+    app = open_app(coach)
+    assert [info.name for info in app.plugins.infos] == [*BUILT_INS, "flat_fee"]
 
 
-def test_disabled_plugin_is_blocked_listed_and_never_called(tmp_path: Path) -> None:
-    spy = BOOM.replace("raise RuntimeError", "raise SystemExit")  # would end the pass if it were ever called
+def test_disabled_plugin_is_blocked_listed_and_never_called(tmp_path: Path, open_app: OpenApp) -> None:
+    spy = plugin_file("spy")  # would end the pass if it were ever called
     coach = plugin_coach(
         tmp_path, {"spy": spy, "quiet": spy, "flat_fee": FLAT_FEE}, "spy: {enabled: false}\nflat_fee: {enabled: true}\n"
     )
     coach.write(session("a1", DEC_10))
-    app = coach.app()
-    try:
-        app.sync_calendar("coaching", NOW)
-        coach.write(session("a1", DEC_10 + timedelta(hours=2)))
+    app = open_app(coach)
+    app.sync_calendar("coaching", NOW)
+    coach.write(session("a1", DEC_10 + timedelta(hours=2)))
 
-        app.sync_calendar("coaching", NOW)
+    app.sync_calendar("coaching", NOW)
 
-        manager = app.plugins.manager
-        assert (manager.is_blocked("spy"), manager.is_blocked("quiet"), manager.is_blocked("flat_fee")) == (
-            True,
-            True,
-            False,
-        )
-        assert manager.get_plugin("spy") is None
-        assert {i.name: (i.enabled, i.hooks) for i in app.plugins.infos if i.name in ("spy", "quiet")} == {
-            "spy": (False, ("coachsync_on_change",)),
-            "quiet": (False, ("coachsync_on_change",)),
-        }
-        assert [r.change.kind.value for r in app.store.history()] == ["moved"]
-        assert [(f.plugin, f.change_id) for f in app.store.fees()] == [("flat_fee", 1)]
-        assert app.store.policy_failures() == []
-    finally:
-        app.store.close()
+    manager = app.plugins.manager
+    assert (manager.is_blocked("spy"), manager.is_blocked("quiet"), manager.is_blocked("flat_fee")) == (
+        True,
+        True,
+        False,
+    )
+    assert manager.get_plugin("spy") is None
+    assert {i.name: (i.enabled, i.hooks) for i in app.plugins.infos if i.name in ("spy", "quiet")} == {
+        "spy": (False, ("coachsync_on_change",)),
+        "quiet": (False, ("coachsync_on_change",)),
+    }
+    assert [r.change.kind.value for r in app.store.history()] == ["moved"]
+    assert [(f.plugin, f.change_id) for f in app.store.fees()] == [("flat_fee", 1)]
+    assert app.store.policy_failures() == []
 
 
 def test_settings_error_names_file_line_and_key(tmp_path: Path) -> None:
@@ -267,21 +261,7 @@ def test_policy_naming_no_installed_plugin_gets_a_did_you_mean(tmp_path: Path) -
 
 
 def test_settings_hook_must_return_a_policy_settings_model(tmp_path: Path) -> None:
-    plugin = """
-        from pydantic import BaseModel
-
-        from coachsync.hookspecs import hookimpl
-
-
-        class Loose(BaseModel):
-            amount: int = 1
-
-
-        @hookimpl
-        def coachsync_policy_settings():
-            return Loose
-    """
-    coach = plugin_coach(tmp_path, {"loose": plugin}, "loose: {enabled: true}\n")
+    coach = plugin_coach(tmp_path, {"loose": plugin_file("loose_settings")}, "loose: {enabled: true}\n")
 
     with pytest.raises(PluginError) as raised:
         coach.app()

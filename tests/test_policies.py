@@ -8,14 +8,14 @@ import logging
 import os
 import subprocess
 import sys
-import textwrap
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from plugin_world import BOOM, BOOM_FIXED, FLAT_FEE, HOUR, plugin_coach, rows, session
-from scenario import NOW, Coach, vevent
+from support.ical import HOUR, session, vevent
+from support.plugin_world import BOOM, BOOM_FIXED, FLAT_FEE, install_plugin, plugin_coach, plugin_file
+from support.scenario import NOW, Coach, OpenApp, rows
 
 from coachsync.app import App
 from coachsync.store import FeeEntry, PolicyFailure, SuggestionEntry
@@ -27,98 +27,77 @@ def uids(app: App) -> dict[str, int]:
     return {r.change.uid: r.id for r in app.store.history()}
 
 
-def test_every_enabled_plugin_runs_for_each_change_and_its_fee_is_recorded(tmp_path: Path) -> None:
+def test_every_enabled_plugin_runs_for_each_change_and_its_fee_is_recorded(tmp_path: Path, open_app: OpenApp) -> None:
     coach = plugin_coach(tmp_path, {"flat_fee": FLAT_FEE}, "flat_fee: {enabled: true, amount: 35}\n")
     admin = vevent("x1", DEC_10, DEC_10 + HOUR, summary="Admin")
     coach.write(session("a1", DEC_10), session("c1", DEC_10, email="", summary="Carmen"), admin)
-    app = coach.app()
-    try:
-        app.sync_calendar("coaching", NOW)
-        later = DEC_10 + 2 * HOUR
-        coach.write(session("a1", later), session("c1", later, email="", summary="Carmen"), vevent("x1", later))
+    app = open_app(coach)
+    app.sync_calendar("coaching", NOW)
+    later = DEC_10 + 2 * HOUR
+    coach.write(session("a1", later), session("c1", later, email="", summary="Carmen"), vevent("x1", later))
 
-        app.sync_calendar("coaching", NOW)
+    app.sync_calendar("coaching", NOW)
 
-        ids = uids(app)
-        assert sorted(ids) == ["a1", "c1", "x1"]
-        assert app.store.fees() == [
-            FeeEntry(
-                1, ids["a1"], "flat_fee", "Alice Example", Decimal("35.00"), "EUR", "owed", "moved session", None, NOW
-            ),
-            FeeEntry(
-                2, ids["c1"], "flat_fee", "Carmen Diaz", Decimal("35.00"), "EUR", "owed", "moved session", None, NOW
-            ),
-        ]
-        assert rows(coach, "SELECT idempotency_key, amount FROM fees ORDER BY id") == [
-            (f"{ids['a1']}:flat_fee:fee", "35.00"),
-            (f"{ids['c1']}:flat_fee:fee", "35.00"),
-        ]
-    finally:
-        app.store.close()
+    ids = uids(app)
+    assert sorted(ids) == ["a1", "c1", "x1"]
+    assert app.store.fees() == [
+        FeeEntry(
+            1, ids["a1"], "flat_fee", "Alice Example", Decimal("35.00"), "EUR", "owed", "moved session", None, NOW
+        ),
+        FeeEntry(2, ids["c1"], "flat_fee", "Carmen Diaz", Decimal("35.00"), "EUR", "owed", "moved session", None, NOW),
+    ]
+    assert rows(coach, "SELECT idempotency_key, amount FROM fees ORDER BY id") == [
+        (f"{ids['a1']}:flat_fee:fee", "35.00"),
+        (f"{ids['c1']}:flat_fee:fee", "35.00"),
+    ]
 
 
 def test_raising_plugin_is_isolated_logged_recorded_and_retried_until_it_succeeds(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, open_app: OpenApp
 ) -> None:
     policies = "flat_fee: {enabled: true}\nboom: {enabled: true}\n"
     coach = plugin_coach(tmp_path, {"flat_fee": FLAT_FEE, "boom": BOOM}, policies)
     coach.write(session("a1", DEC_10))
-    app = coach.app()
-    try:
+    app = open_app(coach)
+    app.sync_calendar("coaching", NOW)
+    assert app.store.policy_failures() == []  # a baseline records no change, so nothing runs
+    coach.write(session("a1", DEC_10 + HOUR))
+
+    with caplog.at_level(logging.INFO, logger="coachsync.policies"):
         app.sync_calendar("coaching", NOW)
-        assert app.store.policy_failures() == []  # a baseline records no change, so nothing runs
-        coach.write(session("a1", DEC_10 + HOUR))
 
-        with caplog.at_level(logging.INFO, logger="coachsync.policies"):
-            app.sync_calendar("coaching", NOW)
+    failed = [
+        (r.levelname, r.getMessage(), r.plugin, r.change, r.error)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "coachsync.policies" and r.levelno == logging.ERROR
+    ]
+    assert failed == [("ERROR", "policy failed", "boom", 1, "RuntimeError: cannot decide about change 1")]
+    assert [(f.change_id, f.plugin, f.amount) for f in app.store.fees()] == [(1, "flat_fee", Decimal("40.00"))]
+    assert app.store.policy_failures() == [
+        PolicyFailure(1, "boom", "RuntimeError: cannot decide about change 1", 1, NOW)
+    ]
 
-        failed = [
-            (r.levelname, r.getMessage(), r.plugin, r.change, r.error)  # type: ignore[attr-defined]
-            for r in caplog.records
-            if r.name == "coachsync.policies" and r.levelno == logging.ERROR
-        ]
-        assert failed == [("ERROR", "policy failed", "boom", 1, "RuntimeError: cannot decide about change 1")]
-        assert [(f.change_id, f.plugin, f.amount) for f in app.store.fees()] == [(1, "flat_fee", Decimal("40.00"))]
-        assert app.store.policy_failures() == [
-            PolicyFailure(1, "boom", "RuntimeError: cannot decide about change 1", 1, NOW)
-        ]
+    app.sync_calendar("coaching", NOW + HOUR)  # the calendar is unchanged; the failed plugin runs again
 
-        app.sync_calendar("coaching", NOW + HOUR)  # the calendar is unchanged; the failed plugin runs again
+    assert app.store.policy_failures() == [
+        PolicyFailure(1, "boom", "RuntimeError: cannot decide about change 1", 2, NOW + HOUR)
+    ]
+    assert len(app.store.fees()) == 1
+    app.store.close()
 
-        assert app.store.policy_failures() == [
-            PolicyFailure(1, "boom", "RuntimeError: cannot decide about change 1", 2, NOW + HOUR)
-        ]
-        assert len(app.store.fees()) == 1
-    finally:
-        app.store.close()
+    install_plugin(tmp_path / "policies", "boom", BOOM_FIXED)
+    restarted = open_app(coach)
+    restarted.sync_calendar("coaching", NOW + 2 * HOUR)
+    restarted.sync_calendar("coaching", NOW + 3 * HOUR)
 
-    (tmp_path / "policies" / "boom.py").write_text(textwrap.dedent(BOOM_FIXED), encoding="utf-8")
-    restarted = coach.app()
-    try:
-        restarted.sync_calendar("coaching", NOW + 2 * HOUR)
-        restarted.sync_calendar("coaching", NOW + 3 * HOUR)
-
-        assert restarted.store.suggestions() == [
-            SuggestionEntry(1, 1, "boom", "Alice Example", "look at change 1", NOW + 2 * HOUR)
-        ]
-        assert restarted.store.policy_failures() == []
-        assert [(f.id, f.plugin) for f in restarted.store.fees()] == [(1, "flat_fee")]
-    finally:
-        restarted.store.close()
+    assert restarted.store.suggestions() == [
+        SuggestionEntry(1, 1, "boom", "Alice Example", "look at change 1", NOW + 2 * HOUR)
+    ]
+    assert restarted.store.policy_failures() == []
+    assert [(f.id, f.plugin) for f in restarted.store.fees()] == [(1, "flat_fee")]
 
 
-CRASH = """
-    import os
-
-    from coachsync.hookspecs import hookimpl
-
-
-    @hookimpl
-    def coachsync_on_change(record):
-        if os.environ.get("COACHSYNC_TEST_CRASH"):
-            os._exit(86)  # the process dies inside the pass's transaction, after the change row is written
-        return []
-"""
+CRASH = plugin_file("crash")
 
 
 def test_a_process_killed_inside_the_pass_leaves_nothing_and_the_rerun_records_each_action_once(
@@ -154,38 +133,26 @@ def test_a_process_killed_inside_the_pass_leaves_nothing_and_the_rerun_records_e
     assert rows(coach, "SELECT idempotency_key, change_id, amount FROM fees") == [("1:flat_fee:fee", 1, "40.00")]
 
 
-REVISIT = """
-    from coachsync.actions import Suggestion
-    from coachsync.hookspecs import hookimpl
+REVISIT = plugin_file("revisit")
 
 
-    @hookimpl
-    def coachsync_on_change(client):
-        if client is not None:
-            return [Suggestion(f"revisit the agreement with {client.name}", once_per=f"{client.name}:revisit")]
-"""
-
-
-def test_a_once_per_action_is_recorded_once_across_changes_and_passes(tmp_path: Path) -> None:
+def test_a_once_per_action_is_recorded_once_across_changes_and_passes(tmp_path: Path, open_app: OpenApp) -> None:
     coach = plugin_coach(tmp_path, {"revisit": REVISIT}, "revisit: {enabled: true}\n")
     coach.write(session("a1", DEC_10), session("a2", DEC_10 + 24 * HOUR))
-    app = coach.app()
-    try:
-        app.sync_calendar("coaching", NOW)
-        coach.write(session("a1", DEC_10 + HOUR), session("a2", DEC_10 + 24 * HOUR))
-        app.sync_calendar("coaching", NOW)
-        coach.write(session("a1", DEC_10 + HOUR), session("a2", DEC_10 + 25 * HOUR))
+    app = open_app(coach)
+    app.sync_calendar("coaching", NOW)
+    coach.write(session("a1", DEC_10 + HOUR), session("a2", DEC_10 + 24 * HOUR))
+    app.sync_calendar("coaching", NOW)
+    coach.write(session("a1", DEC_10 + HOUR), session("a2", DEC_10 + 25 * HOUR))
 
-        app.sync_calendar("coaching", NOW + HOUR)
+    app.sync_calendar("coaching", NOW + HOUR)
 
-        assert len(app.store.history()) == 2
-        assert app.store.suggestions() == [
-            SuggestionEntry(1, 1, "revisit", "Alice Example", "revisit the agreement with Alice Example", NOW)
-        ]
-        assert rows(coach, "SELECT idempotency_key FROM suggestions") == [("revisit:suggestion:Alice Example:revisit",)]
-        assert app.store.policy_failures() == []
-    finally:
-        app.store.close()
+    assert len(app.store.history()) == 2
+    assert app.store.suggestions() == [
+        SuggestionEntry(1, 1, "revisit", "Alice Example", "revisit the agreement with Alice Example", NOW)
+    ]
+    assert rows(coach, "SELECT idempotency_key FROM suggestions") == [("revisit:suggestion:Alice Example:revisit",)]
+    assert app.store.policy_failures() == []
 
 
 @pytest.mark.parametrize(
@@ -209,71 +176,40 @@ def test_a_once_per_action_is_recorded_once_across_changes_and_passes(tmp_path: 
     ],
 )
 def test_an_invalid_action_is_the_plugins_failure_and_nothing_of_it_is_recorded(
-    tmp_path: Path, returned: str, error: str
+    tmp_path: Path, returned: str, error: str, open_app: OpenApp
 ) -> None:
-    bad = f"""
-        from decimal import Decimal
-
-        from coachsync.actions import Email, Fee, Suggestion
-        from coachsync.hookspecs import hookimpl
-
-
-        @hookimpl
-        def coachsync_on_change():
-            return {returned}
-    """
-    coach = plugin_coach(tmp_path, {"bad": bad}, "bad: {enabled: true}\n")
+    settings = f"bad: {{enabled: true, returns: {json.dumps(returned)}}}\n"
+    coach = plugin_coach(tmp_path, {"bad": plugin_file("invalid_action")}, settings)
     coach.write(session("a1", DEC_10))
-    app = coach.app()
-    try:
-        app.sync_calendar("coaching", NOW)
-        coach.write(session("a1", DEC_10 + HOUR))
+    app = open_app(coach)
+    app.sync_calendar("coaching", NOW)
+    coach.write(session("a1", DEC_10 + HOUR))
 
-        app.sync_calendar("coaching", NOW)
+    app.sync_calendar("coaching", NOW)
 
-        assert app.store.policy_failures() == [PolicyFailure(1, "bad", error, 1, NOW)]
-        assert (app.store.fees(), app.store.suggestions()) == ([], [])
-        assert rows(coach, "SELECT count(*) FROM outbox") == [(0,)]
-    finally:
-        app.store.close()
+    assert app.store.policy_failures() == [PolicyFailure(1, "bad", error, 1, NOW)]
+    assert (app.store.fees(), app.store.suggestions()) == ([], [])
+    assert rows(coach, "SELECT count(*) FROM outbox") == [(0,)]
 
 
-MAILER = """
-    from coachsync.actions import Email, Recipient
-    from coachsync.hookspecs import hookimpl
-
-
-    @hookimpl
-    def coachsync_on_change(record, client):
-        return [
-            Email(
-                Recipient.CLIENT,
-                f"Hello {client.name}\\r\\nBcc: someone@example.org",
-                "How are you?",
-                require_approval=client.name == "Alice Example",
-            ),
-            Email(Recipient.COACH, f"{client.name} moved a session", "See history.", once_per=f"{record.id}:coach"),
-        ]
-"""
+MAILER = plugin_file("mailer")
 
 
 def message_id(key: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@example.com>"
 
 
-def test_emails_go_to_the_clients_first_address_or_fail_saying_what_to_fix(tmp_path: Path) -> None:
+def test_emails_go_to_the_clients_first_address_or_fail_saying_what_to_fix(tmp_path: Path, open_app: OpenApp) -> None:
     mail = "mail:\n  from: coach@example.com\n  coach_email: Me@Coach.example\n"
     coach = plugin_coach(tmp_path, {"mailer": MAILER}, "mailer: {enabled: true}\n", mail)
     sessions = [session("a1", DEC_10), session("b1", DEC_10, "bob@example.com"), session("c1", DEC_10, "", "Carmen")]
     coach.write(*sessions)
-    app = coach.app()
-    try:
-        app.sync_calendar("coaching", NOW)
-        coach.write(*(s.replace("20261210T090000Z", "20261210T100000Z") for s in sessions))
-        app.sync_calendar("coaching", NOW)
-        ids = uids(app)
-    finally:
-        app.store.close()
+    app = open_app(coach)
+    app.sync_calendar("coaching", NOW)
+    coach.write(*(s.replace("20261210T090000Z", "20261210T100000Z") for s in sessions))
+    app.sync_calendar("coaching", NOW)
+    ids = uids(app)
+    app.store.close()
 
     got = rows(
         coach,
@@ -300,39 +236,12 @@ def test_emails_go_to_the_clients_first_address_or_fail_saying_what_to_fix(tmp_p
     assert len(got) == 6
 
 
-WITNESS = """
-    import json
-
-    from coachsync.actions import Suggestion
-    from coachsync.hookspecs import PolicySettings, hookimpl
+WITNESS = plugin_file("witness")
 
 
-    class WitnessSettings(PolicySettings):
-        note: str = "none"
-
-
-    @hookimpl
-    def coachsync_policy_settings():
-        return WitnessSettings
-
-
-    @hookimpl
-    def coachsync_on_change(record, history, client, sessions, settings, render, zone, now):
-        seen = {
-            "change": [record.id, record.change.kind.value, record.excused],
-            "history": [[r.id, r.change.kind.value] for r in history],
-            "client": [client.name, list(client.emails)],
-            "sessions": [[s.uid, s.start.astimezone(zone).isoformat(), s.client] for s in sessions],
-            "settings": [settings.enabled, settings.note],
-            "now": now.isoformat(),
-            "greeting": render("greeting.txt", {"name": client.name}),
-            "summary": render("summary.txt", {"summary": sessions[-1].summary}),
-        }
-        return [Suggestion(json.dumps(seen))]
-"""
-
-
-def test_a_plugin_sees_the_history_upcoming_sessions_settings_and_its_templates(tmp_path: Path) -> None:
+def test_a_plugin_sees_the_history_upcoming_sessions_settings_and_its_templates(
+    tmp_path: Path, open_app: OpenApp
+) -> None:
     mail = "mail:\n  templates_dir: my_templates\n"
     coach = plugin_coach(tmp_path, {"witness": WITNESS}, "witness: {enabled: true, note: kind}\n", mail)
     (tmp_path / "policies" / "templates").mkdir()
@@ -343,17 +252,15 @@ def test_a_plugin_sees_the_history_upcoming_sessions_settings_and_its_templates(
     third = session("a3", DEC_10 + 14 * 24 * HOUR, summary="{{ 7 * 7 }} {% raw %}")
     others = [session("a2", DEC_10 + 7 * 24 * HOUR), third, session("b1", DEC_10, "bob@example.com")]
     coach.write(session("a1", DEC_10), *others)
-    app = coach.app()
-    try:
-        app.sync_calendar("coaching", NOW)
-        coach.write(session("a1", DEC_10 + HOUR), *others)
-        app.sync_calendar("coaching", NOW)
-        coach.write(session("a1", DEC_10 + HOUR), *others[:1], others[2])
-        app.sync_calendar("coaching", NOW + HOUR)
+    app = open_app(coach)
+    app.sync_calendar("coaching", NOW)
+    coach.write(session("a1", DEC_10 + HOUR), *others)
+    app.sync_calendar("coaching", NOW)
+    coach.write(session("a1", DEC_10 + HOUR), *others[:1], others[2])
+    app.sync_calendar("coaching", NOW + HOUR)
 
-        seen = [json.loads(s.text) for s in app.store.suggestions()]
-    finally:
-        app.store.close()
+    seen = [json.loads(s.text) for s in app.store.suggestions()]
+    app.store.close()
 
     alice = ["Alice Example", ["alice@example.com"]]
     a1 = ["a1", "2026-12-10T11:00:00+01:00", "Alice Example"]
@@ -384,23 +291,10 @@ def test_a_plugin_sees_the_history_upcoming_sessions_settings_and_its_templates(
     ]
 
 
-FLAKY_FEE = """
-    from decimal import Decimal
-    from pathlib import Path
-
-    from coachsync.actions import Fee
-    from coachsync.hookspecs import hookimpl
+FLAKY_FEE = plugin_file("flaky_fee")
 
 
-    @hookimpl
-    def coachsync_on_change(record):
-        if Path(__file__).with_name("fee-service-down").exists():
-            raise ConnectionError("fee service down")
-        return [Fee(Decimal("40"), "EUR", "late move")]
-"""
-
-
-def test_excusing_a_change_waives_its_fee_even_one_recorded_by_a_later_retry(tmp_path: Path) -> None:
+def test_excusing_a_change_waives_its_fee_even_one_recorded_by_a_later_retry(tmp_path: Path, open_app: OpenApp) -> None:
     coach = plugin_coach(
         tmp_path,
         {"flat_fee": FLAT_FEE, "flaky_fee": FLAKY_FEE},
@@ -408,43 +302,37 @@ def test_excusing_a_change_waives_its_fee_even_one_recorded_by_a_later_retry(tmp
     )
     (tmp_path / "policies" / "fee-service-down").touch()
     coach.write(session("a1", DEC_10))
-    app = coach.app()
-    try:
-        app.sync_calendar("coaching", NOW)
-        coach.write(session("a1", DEC_10 + HOUR))
-        app.sync_calendar("coaching", NOW)
-        assert [(f.plugin, f.status) for f in app.store.fees()] == [("flat_fee", "owed")]
+    app = open_app(coach)
+    app.sync_calendar("coaching", NOW)
+    coach.write(session("a1", DEC_10 + HOUR))
+    app.sync_calendar("coaching", NOW)
+    assert [(f.plugin, f.status) for f in app.store.fees()] == [("flat_fee", "owed")]
 
-        app.store.excuse(1, "illness")
-        (tmp_path / "policies" / "fee-service-down").unlink()
-        app.sync_calendar("coaching", NOW + HOUR)
+    app.store.excuse(1, "illness")
+    (tmp_path / "policies" / "fee-service-down").unlink()
+    app.sync_calendar("coaching", NOW + HOUR)
 
-        assert [(f.id, f.plugin, f.status, f.waived_reason) for f in app.store.fees()] == [
-            (1, "flat_fee", "waived", "change excused: illness"),
-            (2, "flaky_fee", "waived", "change excused: illness"),
-        ]
-        assert app.store.policy_failures() == []
-    finally:
-        app.store.close()
+    assert [(f.id, f.plugin, f.status, f.waived_reason) for f in app.store.fees()] == [
+        (1, "flat_fee", "waived", "change excused: illness"),
+        (2, "flaky_fee", "waived", "change excused: illness"),
+    ]
+    assert app.store.policy_failures() == []
 
 
-def test_a_fee_for_an_event_of_no_client_is_refused(tmp_path: Path) -> None:
+def test_a_fee_for_an_event_of_no_client_is_refused(tmp_path: Path, open_app: OpenApp) -> None:
     coach = plugin_coach(tmp_path, {"flaky_fee": FLAKY_FEE}, "flaky_fee: {enabled: true}\n")
     coach.write(vevent("x1", DEC_10, DEC_10 + HOUR, summary="Admin"))
-    app = coach.app()
-    try:
-        app.sync_calendar("coaching", NOW)
-        coach.write(vevent("x1", DEC_10 + HOUR, DEC_10 + 2 * HOUR, summary="Admin"))
-        app.sync_calendar("coaching", NOW)
+    app = open_app(coach)
+    app.sync_calendar("coaching", NOW)
+    coach.write(vevent("x1", DEC_10 + HOUR, DEC_10 + 2 * HOUR, summary="Admin"))
+    app.sync_calendar("coaching", NOW)
 
-        assert app.store.policy_failures() == [
-            PolicyFailure(
-                1, "flaky_fee", "returned a Fee for change 1, which belongs to no client; charge only clients", 1, NOW
-            )
-        ]
-        assert app.store.fees() == []
-    finally:
-        app.store.close()
+    assert app.store.policy_failures() == [
+        PolicyFailure(
+            1, "flaky_fee", "returned a Fee for change 1, which belongs to no client; charge only clients", 1, NOW
+        )
+    ]
+    assert app.store.fees() == []
 
 
 def test_a_coach_without_plugins_dir_runs_only_installed_plugins(coach: Coach, app: App) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import socket
 import ssl
 import subprocess
 import time
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from http_calendar import CALENDAR, FakeCalendarServer, Route, serve
+from support.http_calendar import CALENDAR, FakeCalendarServer, Route, serve
+from support.ports import free_port
 
 from coachsync import __version__
 from coachsync.sources import (
@@ -47,9 +47,7 @@ def session() -> Iterator[requests.Session]:
 @pytest.fixture
 def closed_port() -> int:
     """A port that was bound and then closed, so connecting to it is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 def _source(url: str, session: requests.Session, timeout: float = 5.0) -> IcsUrlSource:

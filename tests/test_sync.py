@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from http_calendar import FakeCalendarServer, Route
-from scenario import CLIENTS_YAML, NOW, Coach, vcalendar, vevent
+from support.http_calendar import FakeCalendarServer, Route
+from support.ical import HOUR, session, vcalendar, vevent
+from support.scenario import CLIENTS_YAML, NOW, Coach, OpenApp
 
 from coachsync.app import App, PassFailure
 from coachsync.errors import MassChangeError, SourceError
@@ -17,11 +18,10 @@ from coachsync.sync import Outcome
 BERLIN = ZoneInfo("Europe/Berlin")
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 DEC_11 = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
 
 
 def alice(uid: str = "alice-1", start: datetime = DEC_10, **kwargs) -> str:
-    return vevent(uid, start, start + HOUR, summary="Coaching", attendees=("alice@example.com",), **kwargs)
+    return session(uid, start, **kwargs)
 
 
 def kinds(app: App) -> list[str]:
@@ -132,8 +132,8 @@ def weekly(uid: str, first: str, *extra: str, until: str | None = None) -> str:
     rule = "RRULE:FREQ=WEEKLY" + (f";UNTIL={until}" if until else ";COUNT=10")
     return vevent(
         uid,
-        f";TZID=Europe/Berlin:{first}",
-        f";TZID=Europe/Berlin:{first[:9]}{int(first[9:11]) + 1:02d}{first[11:]}",
+        f"DTSTART;TZID=Europe/Berlin:{first}",
+        f"DTEND;TZID=Europe/Berlin:{first[:9]}{int(first[9:11]) + 1:02d}{first[11:]}",
         summary="Weekly with Carmen",
         extra=(rule, *extra),
     )
@@ -144,8 +144,8 @@ def test_override_instance_of_a_weekly_series_moved(coach: Coach, app: App) -> N
     app.sync_calendar("coaching", NOW)
     override = vevent(
         "carmen-weekly",
-        ";TZID=Europe/Berlin:20261211T150000",
-        ";TZID=Europe/Berlin:20261211T160000",
+        "DTSTART;TZID=Europe/Berlin:20261211T150000",
+        "DTEND;TZID=Europe/Berlin:20261211T160000",
         summary="Weekly with Carmen",
         extra=("RECURRENCE-ID;TZID=Europe/Berlin:20261210T100000", "SEQUENCE:1"),
     )
@@ -213,9 +213,9 @@ def test_series_moved_back_to_its_old_time_is_a_second_series_move(coach: Coach,
 
 def test_google_feed_with_only_x_wr_timezone(coach: Coach, app: App) -> None:
     header = ("X-WR-TIMEZONE:America/New_York",)
-    coach.write(vevent("g1", ":20261210T090000", ":20261210T100000", summary="Alice call"), header=header)
+    coach.write(vevent("g1", "DTSTART:20261210T090000", "DTEND:20261210T100000", summary="Alice call"), header=header)
     app.sync_calendar("coaching", NOW)
-    coach.write(vevent("g1", ":20261210T130000", ":20261210T140000", summary="Alice call"), header=header)
+    coach.write(vevent("g1", "DTSTART:20261210T130000", "DTEND:20261210T140000", summary="Alice call"), header=header)
 
     app.sync_calendar("coaching", NOW)
 
@@ -230,9 +230,13 @@ def test_google_feed_with_only_x_wr_timezone(coach: Coach, app: App) -> None:
 
 def test_outlook_windows_time_zone_name(coach: Coach, app: App) -> None:
     tzid = ";TZID=W. Europe Standard Time:"
-    coach.write(vevent("o1", f"{tzid}20261210T090000", f"{tzid}20261210T100000", attendees=("bob@example.com",)))
+    coach.write(
+        vevent("o1", f"DTSTART{tzid}20261210T090000", f"DTEND{tzid}20261210T100000", attendees=("bob@example.com",))
+    )
     app.sync_calendar("coaching", NOW)
-    coach.write(vevent("o1", f"{tzid}20261210T110000", f"{tzid}20261210T120000", attendees=("bob@example.com",)))
+    coach.write(
+        vevent("o1", f"DTSTART{tzid}20261210T110000", f"DTEND{tzid}20261210T120000", attendees=("bob@example.com",))
+    )
 
     app.sync_calendar("coaching", NOW)
 
@@ -376,7 +380,7 @@ def test_clients_are_matched_by_attendee_and_by_alias(coach: Coach, app: App) ->
 
 
 def test_a_crash_before_commit_records_nothing_and_the_rerun_records_once(
-    coach: Coach, app: App, monkeypatch: pytest.MonkeyPatch
+    coach: Coach, app: App, open_app: OpenApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     coach.write(alice(), alice("alice-2", DEC_11))
     app.sync_calendar("coaching", NOW)
@@ -396,11 +400,10 @@ def test_a_crash_before_commit_records_nothing_and_the_rerun_records_once(
     monkeypatch.undo()
     assert app.store.history() == []
 
-    restarted = coach.app()
+    restarted = open_app(coach)
     restarted.sync_calendar("coaching", NOW)
     restarted.sync_calendar("coaching", NOW + HOUR)
     assert kinds(restarted) == ["moved", "moved"]
-    restarted.store.close()
 
 
 def test_one_failing_calendar_does_not_stop_the_others(coach: Coach, app: App) -> None:
@@ -423,10 +426,12 @@ def url_coach(tmp_path, url: str) -> Coach:  # type: ignore[no-untyped-def]
     return coach
 
 
-def test_ics_url_calendar_end_to_end_with_conditional_get(tmp_path, server: FakeCalendarServer) -> None:  # type: ignore[no-untyped-def]
+def test_ics_url_calendar_end_to_end_with_conditional_get(  # type: ignore[no-untyped-def]
+    tmp_path, server: FakeCalendarServer, open_app: OpenApp
+) -> None:
     server.routes["/coach.ics"] = Route(body=vcalendar(alice()).encode(), etag='"v1"')
     coach = url_coach(tmp_path, server.url("/coach.ics"))
-    app = coach.app()
+    app = open_app(coach)
 
     first = app.sync_calendar("coaching", NOW)
     idle = app.sync_calendar("coaching", NOW + HOUR)
@@ -436,7 +441,6 @@ def test_ics_url_calendar_end_to_end_with_conditional_get(tmp_path, server: Fake
     assert [first.outcome, idle.outcome, moved.outcome] == [Outcome.BASELINE, Outcome.UNCHANGED, Outcome.UPDATED]
     assert [seen.headers.get("If-None-Match") for seen in server.seen] == [None, '"v1"', '"v1"']
     assert [(r.change.kind.value, r.change.new_start) for r in app.store.history()] == [("moved", DEC_11)]
-    app.store.close()
 
 
 @pytest.mark.parametrize(
@@ -452,11 +456,11 @@ def test_ics_url_calendar_end_to_end_with_conditional_get(tmp_path, server: Fake
     ids=["html-page", "server-error", "truncated"],
 )
 def test_ics_url_failure_records_nothing_and_keeps_the_snapshot(  # type: ignore[no-untyped-def]
-    tmp_path, server: FakeCalendarServer, route: Route, message: str
+    tmp_path, server: FakeCalendarServer, open_app: OpenApp, route: Route, message: str
 ) -> None:
     server.routes["/coach.ics"] = Route(body=vcalendar(alice(), alice("alice-2", DEC_11)).encode())
     coach = url_coach(tmp_path, server.url("/coach.ics"))
-    app = coach.app()
+    app = open_app(coach)
     app.sync_calendar("coaching", NOW)
     server.routes["/coach.ics"] = route
 
@@ -465,17 +469,16 @@ def test_ics_url_failure_records_nothing_and_keeps_the_snapshot(  # type: ignore
 
     assert app.store.history() == []
     assert app.store.upcoming_count("coaching", NOW) == 2
-    app.store.close()
 
 
 def test_changing_the_coachs_time_zone_takes_a_new_baseline_instead_of_moving_all_day_sessions(
-    coach: Coach, app: App
+    coach: Coach, app: App, open_app: OpenApp
 ) -> None:
     day = vevent("day", date(2026, 12, 14), date(2026, 12, 15), summary="Intensive day with Carmen")
     coach.write(day, alice())
     app.sync_calendar("coaching", NOW)
     coach.config_path.write_text(coach.config_path.read_text().replace("Europe/Berlin", "America/New_York"))
-    moved_abroad = coach.app()
+    moved_abroad = open_app(coach)
 
     rebaselined = moved_abroad.sync_calendar("coaching", NOW + HOUR)
     coach.write(day, alice(start=DEC_11))
@@ -483,4 +486,3 @@ def test_changing_the_coachs_time_zone_takes_a_new_baseline_instead_of_moving_al
 
     assert rebaselined.outcome is Outcome.BASELINE
     assert [(c.kind.value, c.uid) for c in later.changes] == [("moved", "alice-1")]
-    moved_abroad.store.close()

@@ -18,18 +18,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from scenario import Coach, vcalendar, vevent
+from support.ical import HOUR, session, vcalendar
+from support.scenario import Coach
+from support.wait import wait_for
 
 from coachsync.store import Store
 
-HOUR = timedelta(hours=1)
 START = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0, second=0, minute=0)
 WATCHDOG_USEC = 400_000  # the daemon must ping every 0.2 s at the latest
 CLOCK = r"\d\d:\d\d:\d\d"
-
-
-def session(uid: str, start: datetime) -> str:
-    return vevent(uid, start, start + HOUR, attendees=("alice@example.com",))
 
 
 class SystemdStandIn:
@@ -116,14 +113,6 @@ def service(coach: Coach, tmp_path: Path) -> Iterator[Service]:
 def history(coach: Coach) -> list[tuple[str, str]]:
     with Store(coach.root / "state" / "coachsync.db") as store:
         return [(r.change.calendar, r.change.kind.value) for r in store.history()]
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def test_systemd_hears_ready_then_status_and_watchdog_then_stopping(coach: Coach, service: Service) -> None:

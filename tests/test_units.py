@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from scenario import Coach
+from click.testing import Result
+from support.cli import cli
+from support.scenario import Coach
 
-from coachsync.cli import main
 from coachsync.service import ServiceError, hidden_from_system_service, template, write_unit
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
@@ -25,7 +25,7 @@ MAX_EXPOSURE = 2.0
 
 
 def install(coach: Coach, *args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner(env=env).invoke(main, ["--config", str(coach.config_path), "install-service", *args])
+    return cli(coach, "install-service", *args, env=env)
 
 
 def exec_start(unit: Path) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from support.ports import free_port
 
 DROP = "drop"  # an answer that stores the message, then hangs up without replying
 
@@ -67,12 +68,6 @@ class SmtpHandler:
             self.logins.append((login, password))
         # handled=False: aiosmtpd itself answers 235 or 535.
         return AuthResult(success=password == self.password, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

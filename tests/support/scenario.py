@@ -1,55 +1,21 @@
-"""Build a coach's world for end-to-end tests: a calendar file, a config, a clock."""
+"""A coach's world for end-to-end tests: a calendar file, a config, a database beside them, a clock."""
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from coachsync.app import App
 from coachsync.config import load_config
 from coachsync.store import Store
+from support.ical import vcalendar
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def vevent(
-    uid: str,
-    start: datetime | date | str,
-    end: datetime | date | str | None = None,
-    *,
-    summary: str = "Coaching session",
-    attendees: tuple[str, ...] = (),
-    extra: tuple[str, ...] = (),
-) -> str:
-    """One VEVENT; a str start/end is taken verbatim (e.g. ``;TZID=...:20261210T100000``)."""
-
-    def value(name: str, when: datetime | date | str) -> str:
-        if isinstance(when, str):
-            return f"{name}{when}"
-        if isinstance(when, datetime):
-            return f"{name}:{stamp(when)}"
-        return f"{name};VALUE=DATE:{when.strftime('%Y%m%d')}"
-
-    lines = ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20261101T000000Z", value("DTSTART", start)]
-    if end is not None:
-        lines.append(value("DTEND", end))
-    lines.append(f"SUMMARY:{summary}")
-    lines.extend(f"ATTENDEE;CN=Client:mailto:{email}" for email in attendees)
-    lines.extend(extra)
-    lines.append("END:VEVENT")
-    return "\r\n".join(lines) + "\r\n"
-
-
-def vcalendar(*events: str, header: tuple[str, ...] = ()) -> str:
-    head = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//coachsync tests//EN", *header]
-    return "\r\n".join(head) + "\r\n" + "".join(events) + "END:VCALENDAR\r\n"
-
 
 CLIENTS_YAML = """\
 clients:
@@ -92,6 +58,10 @@ class Coach:
             encoding="utf-8",
         )
 
+    @property
+    def database(self) -> Path:
+        return self.root / "state" / "coachsync.db"
+
     def write(self, *events: str, header: tuple[str, ...] = ()) -> None:
         self.calendar.write_text(vcalendar(*events, header=header), encoding="utf-8", newline="")
 
@@ -99,5 +69,19 @@ class Coach:
         self.calendar.write_text(text, encoding="utf-8", newline="")
 
     def app(self) -> App:
+        """The coach's app; a test opens it through the `open_app` fixture, which closes it afterwards."""
         config = load_config(self.config_path)
         return App(config, Store(config.database))
+
+
+# The `open_app` fixture: opens the app of a coach or of a config file, and closes it after the test.
+OpenApp = Callable[[Coach | Path], App]
+
+
+def rows(coach: Coach, query: str) -> list[tuple[Any, ...]]:
+    """Read the coach's database as it is on disk, through a connection of its own."""
+    db = sqlite3.connect(coach.database)
+    try:
+        return db.execute(query).fetchall()
+    finally:
+        db.close()
