@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_CONFIG := config/demo.yaml
 
-.PHONY: run test bench sync clean
+.PHONY: run test lint bench sync clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -19,6 +19,10 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-lint: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
+	touch $@ $(VENV)/.installed
+
 run: $(VENV)/.installed
 	$(BIN)/coachsync --config $(DEMO_CONFIG) run
 
@@ -27,6 +31,11 @@ sync: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy coachsync plugins
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_sync.py
