@@ -40,6 +40,7 @@ lint: $(VENV)/.installed-lint
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_sync.py
 	$(BIN)/python benchmarks/bench_caldav.py
+	$(BIN)/python benchmarks/bench_startup.py
 
 clean:
 	rm -rf $(VENV) config/state config/outbox
