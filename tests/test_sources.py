@@ -2,6 +2,9 @@
 
 URL sources are tested against a real HTTP server on 127.0.0.1 (a port chosen
 at run time) whose routes answer with configurable status, headers and body.
+What every source must do alike (a whole calendar, "no change", a truncated,
+empty or HTML answer, an unreachable calendar, the sync state) is the contract
+in test_source_contract.py; this file holds what is particular to each source.
 """
 
 from __future__ import annotations
@@ -189,34 +192,23 @@ def test_redact_url_keeps_only_scheme_host_and_port(url: str, shown: str) -> Non
 # --- IcsFileSource ------------------------------------------------------------------------------
 
 
-def test_file_ok(tmp_path: Path) -> None:
-    path = tmp_path / "coaching.ics"
-    path.write_bytes(CALENDAR.encode())
-    assert IcsFileSource("coaching", path).fetch({}) == Fetched(CALENDAR, {})
+# A whole file, an empty or cut-off one, a missing one: SourceContract (TestIcsFileSource).
 
 
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("", "calendar is empty; check that it points at the exported calendar"),
-        (TRUNCATED, CUT_OFF),
         (
             CALENDAR.replace("END:VEVENT\r\n", ""),
             "calendar is truncated or damaged: 1 BEGIN:VEVENT but 0 END:VEVENT lines; export the calendar again",
         ),
     ],
-    ids=["empty", "truncated", "unbalanced-vevent"],
+    ids=["unbalanced-vevent"],
 )
 def test_file_incomplete(tmp_path: Path, content: str, problem: str) -> None:
     path = tmp_path / "coaching.ics"
     path.write_text(content, newline="")
     assert str(_fetch_error(IcsFileSource("coaching", path))) == f'calendar "coaching" ({path}): {problem}'
-
-
-def test_file_missing(tmp_path: Path) -> None:
-    path = tmp_path / "missing.ics"
-    error = _fetch_error(IcsFileSource("coaching", path))
-    assert str(error) == f'calendar "coaching" ({path}): file not found; check the ics_file path'
 
 
 def test_file_is_a_directory(tmp_path: Path) -> None:
@@ -312,10 +304,13 @@ def test_304_to_an_unconditional_request_is_an_error(server: FakeCalendarServer,
 # --- IcsUrlSource: every way a URL can fail -----------------------------------------------------
 
 
+# An HTML page with 200, an empty 200, a close-delimited body cut short, a refused connection:
+# SourceContract (TestIcsUrlSource).
+
+
 @pytest.mark.parametrize(
     ("route", "problem"),
     [
-        (Route(body=HTML_PAGE, headers={"Content-Type": "text/html; charset=utf-8"}), HTML_HINT),
         (
             Route(status=500, body=HTML_PAGE, headers={"Content-Type": "text/html"}),
             "answered HTTP 500 Internal Server Error; the server has a problem; try again later",
@@ -338,14 +333,12 @@ def test_304_to_an_unconditional_request_is_an_error(server: FakeCalendarServer,
             Route(status=204, body=b""),
             "answered HTTP 204 No Content; expected 200 OK with the whole calendar; check the URL",
         ),
-        (Route(body=b""), "calendar is empty; check that it points at the exported calendar"),
-        (Route(body=TRUNCATED.encode(), content_length=False), CUT_OFF),
         (
             Route(extra_length=100),
             "the download was cut short or damaged; check the network and try again",
         ),
     ],
-    ids=["html-200", "html-500", "503", "401", "403", "204", "empty-200", "close-delimited-cut", "short-body"],
+    ids=["html-500", "503", "401", "403", "204", "short-body"],
 )
 def test_url_errors(server: FakeCalendarServer, session: requests.Session, route: Route, problem: str) -> None:
     server.routes["/cal.ics"] = route
@@ -367,14 +360,6 @@ def test_url_timeout(server: FakeCalendarServer, session: requests.Session) -> N
     assert time.monotonic() - started < 3
     assert str(error) == (
         f"{_origin(server)}: did not answer within 0.5 s; check the URL and the network, or raise the timeout"
-    )
-
-
-def test_url_connection_refused(closed_port: int, session: requests.Session) -> None:
-    error = _fetch_error(_source(f"http://127.0.0.1:{closed_port}/cal.ics", session))
-    assert str(error) == (
-        f'calendar "coaching" (http://127.0.0.1:{closed_port}/…): refused the connection; '
-        "check the host and port, and that the server is running"
     )
 
 
