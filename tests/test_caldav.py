@@ -25,9 +25,9 @@ from support.scenario import CLIENTS_YAML, NOW, Coach, OpenApp
 
 from coachsync.app import App
 from coachsync.errors import SourceError
-from coachsync.model import ChangeKind
+from coachsync.model import ChangeKind, Record
 from coachsync.sources.caldav import PASSWORD_ENV
-from coachsync.store import Record, Store
+from coachsync.store import Store
 from coachsync.sync import Outcome, PassReport
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -175,8 +175,8 @@ class Twin:
 
     def history(self) -> list[Record]:
         """CalDAV's history, after checking it is the file's history exactly."""
-        recorded = self.dav.store.history()
-        assert recorded == self.ics.store.history()
+        recorded = self.dav.store.history.records()
+        assert recorded == self.ics.store.history.records()
         return recorded
 
 
@@ -220,7 +220,7 @@ def test_the_calendar_is_found_from_the_root_the_principal_or_its_own_url(
     report = app.sync_calendar("coaching", NOW)
 
     assert (report.outcome, report.events) == (Outcome.BASELINE, 1)
-    assert [o.uid for o in app.store.occurrences("coaching")] == ["alice-1"]
+    assert [o.uid for o in app.store.snapshots.occurrences("coaching")] == ["alice-1"]
     reports = [e for e in server.exchanges if e.method == "REPORT"]
     assert [e.path for e in reports] == [server.collection, server.collection]
 
@@ -243,7 +243,7 @@ def test_url_and_calendar_name_that_disagree_is_one_clear_error(
         f'{origin(server)}: caldav.url is the calendar "Coaching" but caldav.calendar says "Personal" '
         '(calendars found: "Coaching", "Personal"); make them agree or drop caldav.calendar'
     )
-    assert app.store.calendar_state("coaching") is None
+    assert app.store.snapshots.state("coaching") is None
 
 
 def test_an_unknown_calendar_name_lists_the_names_found(
@@ -483,13 +483,13 @@ def test_a_server_without_sync_support_is_listed_with_propfind(twin: Twin) -> No
 def test_server_down_mid_run_records_nothing_then_recovers(twin: Twin) -> None:
     twin.put("alice", alice())
     twin.sync()
-    before = twin.dav.store.calendar_state("coaching")
+    before = twin.dav.store.snapshots.state("coaching")
     twin.server.stop()
 
     assert failure(twin.dav, NOW + HOUR) == (
         f"{origin(twin.server)}: refused the connection; check the host and port, and that the server is running"
     )
-    assert twin.dav.store.calendar_state("coaching") == before
+    assert twin.dav.store.snapshots.state("coaching") == before
 
     twin.server.start()
     twin.put("alice", alice(start=DEC_11))
@@ -536,16 +536,16 @@ def test_a_bad_answer_records_nothing(
     radicale.put("a.ics", resource(alice()))
     app = caldav_app(tmp_path, radicale)
     app.sync_calendar("coaching", NOW)
-    before = app.store.calendar_state("coaching")
+    before = app.store.snapshots.state("coaching")
     radicale.put("a.ics", resource(alice(start=DEC_11)))
     radicale.middleware.fault = fault
 
     assert failure(app, NOW + HOUR) == f"{origin(radicale)}: {problem}"
-    assert (app.store.calendar_state("coaching"), app.store.history()) == (before, [])
+    assert (app.store.snapshots.state("coaching"), app.store.history.records()) == (before, [])
 
     radicale.middleware.fault = None
     app.sync_calendar("coaching", NOW + 2 * HOUR)
-    assert [r.change.kind for r in app.store.history()] == [ChangeKind.MOVED]
+    assert [r.change.kind for r in app.store.history.records()] == [ChangeKind.MOVED]
 
 
 def test_an_event_that_is_not_a_whole_calendar_records_nothing(
@@ -575,7 +575,7 @@ def test_an_event_that_is_not_a_whole_calendar_records_nothing(
         f"{origin(radicale)}, event a.ics: calendar is cut off: no END:VCALENDAR at the end; "
         "was the file still being written?"
     )
-    assert app.store.history() == []
+    assert app.store.history.records() == []
 
 
 def test_a_slow_server_times_out(radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp) -> None:
@@ -636,7 +636,7 @@ def test_the_password_never_reaches_the_database_or_the_logs(
     app.sync_calendar("coaching", NOW + HOUR)
     app.store.close()
 
-    assert [r.change.kind for r in Store(app.config.database).history()] == [ChangeKind.MOVED]
+    assert [r.change.kind for r in Store(app.config.database).history.records()] == [ChangeKind.MOVED]
     secret = PASSWORD.encode()
     files = sorted(p for p in (tmp_path / "state").iterdir())
     assert [p.name for p in files if secret in p.read_bytes()] == []

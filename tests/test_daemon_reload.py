@@ -47,7 +47,7 @@ def test_reload_drops_a_removed_calendar_and_moves_to_a_new_database(tmp_path: P
     assert daemon.status_line().startswith("coaching: baseline taken at ")
     assert daemon.app.store.path == tmp_path / "other" / "coachsync.db"
     with pytest.raises(sqlite3.ProgrammingError):  # closed once the new database took over
-        old_store.calendar_state("coaching")
+        old_store.snapshots.state("coaching")
     daemon.app.store.close()
 
 

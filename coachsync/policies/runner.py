@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from ..model import FeeEntry, OutboxMessage, SuggestionEntry
     from ..plugins import Plugins
 
-log = logging.getLogger(__name__)
+# Named for the package: a coach filters policy lines with one logger name.
+log = logging.getLogger("coachsync.policies")
 
 _ERROR_LIMIT = 500
 
