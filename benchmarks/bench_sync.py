@@ -312,7 +312,7 @@ def bench_size(size: int, workdir: Path, clients: Sequence[Client], match_client
         check(report.outcome is Outcome.BASELINE, f"first pass: expected a baseline, got {report.outcome}")
         check(report.events == size, f"first pass: expected {size} events, read {report.events}")
         check(report.skipped == 0, f"first pass: {report.skipped} events could not be read")
-        occurrences = len(store.occurrences(CALENDAR))
+        occurrences = len(store.snapshots.occurrences(CALENDAR))
 
         progress(f"{size:,} events: no-change passes")
         no_change_runs: list[float] = []
