@@ -11,16 +11,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import coachsync_plugins
+import pluggy
 import pytest
 from coachsync_plugins import checkin, end_engagement, escalation_email, fee
 from pydantic import ValidationError
 from support.scenario import NOW, Coach
 
-from coachsync.actions import Email, Fee, Recipient, Suggestion
+from coachsync import hookspecs
+from coachsync.api import ClientInfo, Email, Fee, Recipient, Record, Suggestion
 from coachsync.errors import ConfigError
-from coachsync.hookspecs import ClientInfo
 from coachsync.model import Change, ChangeKind, Occurrence
-from coachsync.store import Record
 from coachsync.templates import TemplateRenderer
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -72,19 +72,22 @@ def run(
     now: datetime = NOW,
     **settings: Any,
 ) -> list[Any]:
-    model = module.coachsync_policy_settings()
-    return list(
-        module.coachsync_on_change(
-            record=current,
-            history=history,
-            client=client,
-            sessions=sessions,
-            settings=model(enabled=True, **settings),
-            render=RENDER,
-            zone=BERLIN,
-            now=now,
-        )
+    # Through pluggy, as the core calls it: the plugin receives only the arguments it names.
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    manager.register(module)
+    [model] = manager.hook.coachsync_policy_settings()
+    [returned] = manager.hook.coachsync_on_change(
+        record=current,
+        history=history,
+        client=client,
+        sessions=sessions,
+        settings=model(enabled=True, **settings),
+        render=RENDER,
+        zone=BERLIN,
+        now=now,
     )
+    return list(returned)
 
 
 # --- fee ---------------------------------------------------------------------

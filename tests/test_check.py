@@ -58,7 +58,7 @@ def test_check_lists_whose_sessions_are_whose_and_records_nothing(coach: Coach) 
         report(coach) + f"mail: outbox mode, nothing is sent; messages go to {coach.root / 'outbox'}\nall good\n",
     )
     with Store(coach.root / "state" / "coachsync.db") as store:
-        assert (store.calendar_state("coaching"), store.history()) == (None, [])
+        assert (store.snapshots.state("coaching"), store.history.records()) == (None, [])
 
 
 def test_an_unreachable_calendar_exits_1_and_the_others_are_still_checked(

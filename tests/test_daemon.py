@@ -49,7 +49,7 @@ def kinds(coach: Coach) -> list[str]:
     if not database.exists():
         return []
     with Store(database) as store:
-        return [record.change.kind.value for record in store.history()]
+        return [record.change.kind.value for record in store.history.records()]
 
 
 def baseline_taken(coach: Coach) -> bool:
@@ -57,7 +57,7 @@ def baseline_taken(coach: Coach) -> bool:
     if not database.exists():
         return False
     with Store(database) as store:
-        return store.calendar_state("coaching") is not None
+        return store.snapshots.state("coaching") is not None
 
 
 def test_daemon_records_a_move_when_the_file_changes_and_stops_on_sigterm(

@@ -29,7 +29,9 @@ from support.smtp_server import DROP, Received, SmtpHandler, smtp_server
 from coachsync.app import App
 from coachsync.daemon import Daemon
 from coachsync.mail import MAX_ATTEMPTS, DeliveryReport, InvalidMessage, MailError, checked_address, compose
-from coachsync.store import MailStatus, OutboxMessage, Store
+from coachsync.model import MailStatus, OutboxMessage
+from coachsync.store import Store
+from coachsync.store.outbox import Outbox
 
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)
@@ -81,7 +83,7 @@ def text(received: Received) -> str:
 
 
 def statuses(app: App) -> list[tuple[str, int, str | None]]:
-    return [(m.status.value, m.attempts, m.error) for m in app.store.outbox()]
+    return [(m.status.value, m.attempts, m.error) for m in app.store.outbox.messages()]
 
 
 # --- SMTP ----------------------------------------------------------------------
@@ -92,7 +94,7 @@ def test_queued_mail_is_sent_once_with_its_message_id(
 ) -> None:
     port, server = smtp
     app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "Coaching with Alice", "Goal review")
-    rows = app.store.outbox()
+    rows = app.store.outbox.messages()
 
     first = app.deliver_mail(NOW)
     again = app.deliver_mail(NOW + DAY)
@@ -107,7 +109,7 @@ def test_queued_mail_is_sent_once_with_its_message_id(
         ("About: Goal review", "Goal review\n"),
     ]
     assert statuses(app) == [("sent", 1, None), ("sent", 1, None)]
-    assert [m.sent_at for m in app.store.outbox()] == [NOW, NOW]
+    assert [m.sent_at for m in app.store.outbox.messages()] == [NOW, NOW]
     assert server.logins == []  # no username, no login
 
 
@@ -116,20 +118,20 @@ def test_a_crash_between_send_and_mark_sent_resends_only_that_message_with_the_s
 ) -> None:
     port, server = smtp
     app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "one", "two", "three")
-    ids = [m.message_id for m in app.store.outbox()]
-    mark_sent = Store.mark_sent
+    ids = [m.message_id for m in app.store.outbox.messages()]
+    mark_sent = Outbox.mark_sent
     calls: list[int] = []
 
-    def crash_on_the_second(store: Store, message_id: int, sent_at: datetime) -> None:
+    def crash_on_the_second(outbox: Outbox, message_id: int, sent_at: datetime) -> None:
         calls.append(message_id)
         if len(calls) == 2:
             raise KeyboardInterrupt("power cut")
-        mark_sent(store, message_id, sent_at)
+        mark_sent(outbox, message_id, sent_at)
 
-    monkeypatch.setattr(Store, "mark_sent", crash_on_the_second)
+    monkeypatch.setattr(Outbox, "mark_sent", crash_on_the_second)
     with pytest.raises(KeyboardInterrupt):
         app.deliver_mail(NOW)
-    monkeypatch.setattr(Store, "mark_sent", mark_sent)
+    monkeypatch.setattr(Outbox, "mark_sent", mark_sent)
     restarted = open_app(tmp_path / "config.yaml")  # the row of "two" is still queued
     after = restarted.deliver_mail(NOW + MINUTE)
 
@@ -147,7 +149,7 @@ def test_a_temporary_refusal_is_retried_after_a_backoff_then_sent(
     app = queue(echo_coach(tmp_path, smtp_yaml(port)), open_app, "Coaching")
 
     refused = app.deliver_mail(NOW)
-    [row] = app.store.outbox()
+    [row] = app.store.outbox.messages()
     too_early = app.deliver_mail(NOW + MINUTE - timedelta(seconds=1))
     retried = app.deliver_mail(NOW + MINUTE)
 
@@ -174,7 +176,7 @@ def test_temporary_refusals_back_off_exponentially_and_give_up(
     moment = NOW
     for _ in range(MAX_ATTEMPTS):
         app.deliver_mail(moment)
-        [row] = app.store.outbox()
+        [row] = app.store.outbox.messages()
         if row.next_attempt_at is None:
             break
         waits.append(row.next_attempt_at - moment)
@@ -214,7 +216,7 @@ def test_a_connection_dropped_after_the_data_resends_with_the_same_message_id(
     assert dropped == DeliveryReport(retrying=(1, 2))
     assert waiting == [("queued", 1, f"127.0.0.1:{port}: connection dropped")] * 2
     assert retried == DeliveryReport(sent=(1, 2))
-    [first_id, second_id] = [m.message_id for m in app.store.outbox()]
+    [first_id, second_id] = [m.message_id for m in app.store.outbox.messages()]
     # At least once: the server may have kept the first copy, and the receiver can tell it is the same message.
     assert [r.message["Message-ID"] for r in server.received] == [first_id, first_id, second_id]
     assert statuses(app) == [("sent", 2, None)] * 2
@@ -228,7 +230,7 @@ def test_an_unreachable_server_keeps_every_message_queued_for_a_retry(tmp_path: 
 
     assert report == DeliveryReport(retrying=(1, 2))
     assert statuses(app) == [("queued", 1, f"127.0.0.1:{port}: Connection refused")] * 2
-    assert [m.next_attempt_at for m in app.store.outbox()] == [NOW + MINUTE] * 2
+    assert [m.next_attempt_at for m in app.store.outbox.messages()] == [NOW + MINUTE] * 2
 
 
 # --- hostile calendar text -------------------------------------------------------
@@ -335,7 +337,7 @@ def test_outbox_mode_writes_eml_files_with_exact_headers_and_sends_nothing(
     _, server = smtp
     mail_yaml = "mail:\n  from: coach@example.com\n  outbox_dir: outbox\n"
     app = queue(echo_coach(tmp_path, mail_yaml), open_app, "../../etc/evil name", "Goal review")
-    rows = app.store.outbox()
+    rows = app.store.outbox.messages()
 
     first = app.deliver_mail(NOW)
     again = app.deliver_mail(NOW + DAY)
@@ -489,7 +491,7 @@ def test_built_in_policies_end_to_end_from_calendar_edits_to_the_mail_server(
     assert (received.rcpt_tos, received.message["Subject"]) == (["alice@example.com"], "Checking in, Alice")
     assert "most recently the one on Thu 17 Dec 2026, 11:00" in text(received)
     with Store(coach.root / "state" / "coachsync.db") as store:
-        assert [(f.change_id, f.amount, f.currency, f.status) for f in store.fees()] == [
+        assert [(f.change_id, f.amount, f.currency, f.status) for f in store.ledger.fees()] == [
             (3, Decimal("40.00"), "EUR", "owed")
         ]
 

@@ -41,7 +41,7 @@ def test_every_session_moved_in_the_file_is_recorded_once(case: tuple[list[int],
         app.sync_calendar("coaching", NOW)
         again = app.sync_calendar("coaching", NOW + HOUR)
 
-        records = app.store.history()
+        records = app.store.history.records()
         assert sorted((r.change.kind.value, r.change.uid) for r in records) == sorted(("moved", f"s{i}") for i in moves)
         assert {r.change.uid: r.change.new_start for r in records} == {
             f"s{i}": NOW + target * timedelta(minutes=30) for i, target in moves.items()

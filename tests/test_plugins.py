@@ -203,9 +203,9 @@ def test_disabled_plugin_is_blocked_listed_and_never_called(tmp_path: Path, open
         "spy": (False, ("coachsync_on_change",)),
         "quiet": (False, ("coachsync_on_change",)),
     }
-    assert [r.change.kind.value for r in app.store.history()] == ["moved"]
-    assert [(f.plugin, f.change_id) for f in app.store.fees()] == [("flat_fee", 1)]
-    assert app.store.policy_failures() == []
+    assert [r.change.kind.value for r in app.store.history.records()] == ["moved"]
+    assert [(f.plugin, f.change_id) for f in app.store.ledger.fees()] == [("flat_fee", 1)]
+    assert app.store.ledger.failures() == []
 
 
 def test_settings_error_names_file_line_and_key(tmp_path: Path) -> None:

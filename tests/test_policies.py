@@ -18,13 +18,13 @@ from support.plugin_world import BOOM, BOOM_FIXED, FLAT_FEE, install_plugin, plu
 from support.scenario import NOW, Coach, OpenApp, rows
 
 from coachsync.app import App
-from coachsync.store import FeeEntry, PolicyFailure, SuggestionEntry
+from coachsync.model import FeeEntry, PolicyFailure, SuggestionEntry
 
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
 
 def uids(app: App) -> dict[str, int]:
-    return {r.change.uid: r.id for r in app.store.history()}
+    return {r.change.uid: r.id for r in app.store.history.records()}
 
 
 def test_every_enabled_plugin_runs_for_each_change_and_its_fee_is_recorded(tmp_path: Path, open_app: OpenApp) -> None:
@@ -40,7 +40,7 @@ def test_every_enabled_plugin_runs_for_each_change_and_its_fee_is_recorded(tmp_p
 
     ids = uids(app)
     assert sorted(ids) == ["a1", "c1", "x1"]
-    assert app.store.fees() == [
+    assert app.store.ledger.fees() == [
         FeeEntry(
             1, ids["a1"], "flat_fee", "Alice Example", Decimal("35.00"), "EUR", "owed", "moved session", None, NOW
         ),
@@ -60,7 +60,7 @@ def test_raising_plugin_is_isolated_logged_recorded_and_retried_until_it_succeed
     coach.write(session("a1", DEC_10))
     app = open_app(coach)
     app.sync_calendar("coaching", NOW)
-    assert app.store.policy_failures() == []  # a baseline records no change, so nothing runs
+    assert app.store.ledger.failures() == []  # a baseline records no change, so nothing runs
     coach.write(session("a1", DEC_10 + HOUR))
 
     with caplog.at_level(logging.INFO, logger="coachsync.policies"):
@@ -72,17 +72,17 @@ def test_raising_plugin_is_isolated_logged_recorded_and_retried_until_it_succeed
         if r.name == "coachsync.policies" and r.levelno == logging.ERROR
     ]
     assert failed == [("ERROR", "policy failed", "boom", 1, "RuntimeError: cannot decide about change 1")]
-    assert [(f.change_id, f.plugin, f.amount) for f in app.store.fees()] == [(1, "flat_fee", Decimal("40.00"))]
-    assert app.store.policy_failures() == [
+    assert [(f.change_id, f.plugin, f.amount) for f in app.store.ledger.fees()] == [(1, "flat_fee", Decimal("40.00"))]
+    assert app.store.ledger.failures() == [
         PolicyFailure(1, "boom", "RuntimeError: cannot decide about change 1", 1, NOW)
     ]
 
     app.sync_calendar("coaching", NOW + HOUR)  # the calendar is unchanged; the failed plugin runs again
 
-    assert app.store.policy_failures() == [
+    assert app.store.ledger.failures() == [
         PolicyFailure(1, "boom", "RuntimeError: cannot decide about change 1", 2, NOW + HOUR)
     ]
-    assert len(app.store.fees()) == 1
+    assert len(app.store.ledger.fees()) == 1
     app.store.close()
 
     install_plugin(tmp_path / "policies", "boom", BOOM_FIXED)
@@ -90,11 +90,11 @@ def test_raising_plugin_is_isolated_logged_recorded_and_retried_until_it_succeed
     restarted.sync_calendar("coaching", NOW + 2 * HOUR)
     restarted.sync_calendar("coaching", NOW + 3 * HOUR)
 
-    assert restarted.store.suggestions() == [
+    assert restarted.store.ledger.suggestions() == [
         SuggestionEntry(1, 1, "boom", "Alice Example", "look at change 1", NOW + 2 * HOUR)
     ]
-    assert restarted.store.policy_failures() == []
-    assert [(f.id, f.plugin) for f in restarted.store.fees()] == [(1, "flat_fee")]
+    assert restarted.store.ledger.failures() == []
+    assert [(f.id, f.plugin) for f in restarted.store.ledger.fees()] == [(1, "flat_fee")]
 
 
 CRASH = plugin_file("crash")
@@ -147,12 +147,12 @@ def test_a_once_per_action_is_recorded_once_across_changes_and_passes(tmp_path: 
 
     app.sync_calendar("coaching", NOW + HOUR)
 
-    assert len(app.store.history()) == 2
-    assert app.store.suggestions() == [
+    assert len(app.store.history.records()) == 2
+    assert app.store.ledger.suggestions() == [
         SuggestionEntry(1, 1, "revisit", "Alice Example", "revisit the agreement with Alice Example", NOW)
     ]
     assert rows(coach, "SELECT idempotency_key FROM suggestions") == [("revisit:suggestion:Alice Example:revisit",)]
-    assert app.store.policy_failures() == []
+    assert app.store.ledger.failures() == []
 
 
 @pytest.mark.parametrize(
@@ -187,8 +187,8 @@ def test_an_invalid_action_is_the_plugins_failure_and_nothing_of_it_is_recorded(
 
     app.sync_calendar("coaching", NOW)
 
-    assert app.store.policy_failures() == [PolicyFailure(1, "bad", error, 1, NOW)]
-    assert (app.store.fees(), app.store.suggestions()) == ([], [])
+    assert app.store.ledger.failures() == [PolicyFailure(1, "bad", error, 1, NOW)]
+    assert (app.store.ledger.fees(), app.store.ledger.suggestions()) == ([], [])
     assert rows(coach, "SELECT count(*) FROM outbox") == [(0,)]
 
 
@@ -259,7 +259,7 @@ def test_a_plugin_sees_the_history_upcoming_sessions_settings_and_its_templates(
     coach.write(session("a1", DEC_10 + HOUR), *others[:1], others[2])
     app.sync_calendar("coaching", NOW + HOUR)
 
-    seen = [json.loads(s.text) for s in app.store.suggestions()]
+    seen = [json.loads(s.text) for s in app.store.ledger.suggestions()]
     app.store.close()
 
     alice = ["Alice Example", ["alice@example.com"]]
@@ -306,17 +306,17 @@ def test_excusing_a_change_waives_its_fee_even_one_recorded_by_a_later_retry(tmp
     app.sync_calendar("coaching", NOW)
     coach.write(session("a1", DEC_10 + HOUR))
     app.sync_calendar("coaching", NOW)
-    assert [(f.plugin, f.status) for f in app.store.fees()] == [("flat_fee", "owed")]
+    assert [(f.plugin, f.status) for f in app.store.ledger.fees()] == [("flat_fee", "owed")]
 
-    app.store.excuse(1, "illness")
+    app.excuse(1, "illness")
     (tmp_path / "policies" / "fee-service-down").unlink()
     app.sync_calendar("coaching", NOW + HOUR)
 
-    assert [(f.id, f.plugin, f.status, f.waived_reason) for f in app.store.fees()] == [
+    assert [(f.id, f.plugin, f.status, f.waived_reason) for f in app.store.ledger.fees()] == [
         (1, "flat_fee", "waived", "change excused: illness"),
         (2, "flaky_fee", "waived", "change excused: illness"),
     ]
-    assert app.store.policy_failures() == []
+    assert app.store.ledger.failures() == []
 
 
 def test_a_fee_for_an_event_of_no_client_is_refused(tmp_path: Path, open_app: OpenApp) -> None:
@@ -327,12 +327,12 @@ def test_a_fee_for_an_event_of_no_client_is_refused(tmp_path: Path, open_app: Op
     coach.write(vevent("x1", DEC_10 + HOUR, DEC_10 + 2 * HOUR, summary="Admin"))
     app.sync_calendar("coaching", NOW)
 
-    assert app.store.policy_failures() == [
+    assert app.store.ledger.failures() == [
         PolicyFailure(
             1, "flaky_fee", "returned a Fee for change 1, which belongs to no client; charge only clients", 1, NOW
         )
     ]
-    assert app.store.fees() == []
+    assert app.store.ledger.fees() == []
 
 
 def test_a_coach_without_plugins_dir_runs_only_installed_plugins(coach: Coach, app: App) -> None:

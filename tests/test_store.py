@@ -27,7 +27,7 @@ def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None
         store._db.execute("INSERT INTO calendars (name) VALUES ('coaching')")
 
     with Store(path) as store:
-        assert store.calendar_state("coaching") is not None
+        assert store.snapshots.state("coaching") is not None
         assert store.schema_version == SCHEMA_VERSION
 
 

@@ -25,7 +25,7 @@ def alice(uid: str = "alice-1", start: datetime = DEC_10, **kwargs) -> str:
 
 
 def kinds(app: App) -> list[str]:
-    return [record.change.kind.value for record in app.store.history()]
+    return [record.change.kind.value for record in app.store.history.records()]
 
 
 def test_first_pass_is_a_baseline_not_a_change(coach: Coach, app: App) -> None:
@@ -34,7 +34,7 @@ def test_first_pass_is_a_baseline_not_a_change(coach: Coach, app: App) -> None:
     report = app.sync_calendar("coaching", NOW)
 
     assert (report.outcome, report.events, report.changes) == (Outcome.BASELINE, 2, ())
-    assert app.store.history() == []
+    assert app.store.history.records() == []
 
 
 def test_a_pass_with_no_change_adds_nothing(coach: Coach, app: App) -> None:
@@ -58,7 +58,7 @@ def test_moved_session_is_recorded_with_its_notice(coach: Coach, app: App) -> No
 
     report = app.sync_calendar("coaching", NOW)
 
-    [record] = app.store.history()
+    [record] = app.store.history.records()
     change = record.change
     assert report.change_ids == (record.id,)
     assert (change.kind, change.client, change.uid, change.recurrence_id) == (
@@ -80,7 +80,7 @@ def test_notice_is_measured_from_last_modified_when_it_is_recent(coach: Coach, a
 
     app.sync_calendar("coaching", NOW + 5 * HOUR)
 
-    [record] = app.store.history()
+    [record] = app.store.history.records()
     assert record.change.changed_at == edited
     assert record.change.notice_hours == (DEC_10 - edited) / HOUR
 
@@ -94,7 +94,7 @@ def test_cancelled_session_by_deletion_and_by_status(coach: Coach, app: App) -> 
 
     app.sync_calendar("coaching", NOW)
 
-    records = app.store.history()
+    records = app.store.history.records()
     assert [(r.change.kind, r.change.uid, r.change.new_start) for r in records] == [
         (ChangeKind.CANCELLED, "alice-1", None),
         (ChangeKind.CANCELLED, "alice-2", None),
@@ -122,7 +122,7 @@ def test_deleted_session_that_comes_back_is_restored(coach: Coach, app: App) -> 
 
     app.sync_calendar("coaching", NOW + HOUR)
 
-    assert [(k.change.kind.value, k.change.uid) for k in app.store.history()] == [
+    assert [(k.change.kind.value, k.change.uid) for k in app.store.history.records()] == [
         ("cancelled", "alice-2"),
         ("restored", "alice-2"),
     ]
@@ -153,7 +153,7 @@ def test_override_instance_of_a_weekly_series_moved(coach: Coach, app: App) -> N
 
     app.sync_calendar("coaching", NOW)
 
-    [record] = app.store.history()
+    [record] = app.store.history.records()
     change = record.change
     assert (change.kind, change.client, change.recurrence_id) == (
         ChangeKind.MOVED,
@@ -173,7 +173,7 @@ def test_exdate_on_a_series_is_a_cancellation_of_that_instance(coach: Coach, app
 
     app.sync_calendar("coaching", NOW)
 
-    [record] = app.store.history()
+    [record] = app.store.history.records()
     assert (record.change.kind, record.change.recurrence_id) == (ChangeKind.CANCELLED, "2026-12-17T09:00:00+00:00")
 
 
@@ -184,7 +184,7 @@ def test_series_shifted_as_a_whole_is_one_record(coach: Coach, app: App) -> None
 
     app.sync_calendar("coaching", NOW)
 
-    [record] = app.store.history()
+    [record] = app.store.history.records()
     change = record.change
     assert (change.kind, change.recurrence_id, change.client) == (ChangeKind.SERIES_MOVED, "", "Carmen Diaz")
     assert (change.old_start, change.new_start) == (
@@ -203,7 +203,7 @@ def test_series_moved_back_to_its_old_time_is_a_second_series_move(coach: Coach,
 
     app.sync_calendar("coaching", NOW + HOUR)
 
-    records = app.store.history()
+    records = app.store.history.records()
     assert [(r.change.kind.value, r.change.instances) for r in records] == [("series_moved", 10), ("series_moved", 10)]
     assert (records[1].change.old_start, records[1].change.new_start) == (
         datetime(2026, 12, 3, 11, 30, tzinfo=BERLIN),
@@ -219,7 +219,7 @@ def test_google_feed_with_only_x_wr_timezone(coach: Coach, app: App) -> None:
 
     app.sync_calendar("coaching", NOW)
 
-    [record] = app.store.history()
+    [record] = app.store.history.records()
     new_york = ZoneInfo("America/New_York")
     assert (record.change.client, record.change.old_start, record.change.new_start) == (
         "Alice Example",
@@ -240,7 +240,7 @@ def test_outlook_windows_time_zone_name(coach: Coach, app: App) -> None:
 
     app.sync_calendar("coaching", NOW)
 
-    [record] = app.store.history()
+    [record] = app.store.history.records()
     assert (record.change.client, record.change.old_start, record.change.new_start) == (
         "Bob Builder",
         datetime(2026, 12, 10, 8, 0, tzinfo=UTC),
@@ -255,7 +255,7 @@ def test_all_day_event_moved(coach: Coach, app: App) -> None:
 
     app.sync_calendar("coaching", NOW)
 
-    [record] = app.store.history()
+    [record] = app.store.history.records()
     assert (record.change.kind, record.change.client) == (ChangeKind.MOVED, "Carmen Diaz")
     assert (record.change.old_start, record.change.new_start) == (
         datetime(2026, 12, 14, tzinfo=BERLIN),
@@ -272,7 +272,7 @@ def test_cancel_and_rebook_in_one_pass_is_one_rebooked_record(coach: Coach, app:
 
     app.sync_calendar("coaching", NOW)
 
-    [record] = app.store.history()
+    [record] = app.store.history.records()
     change = record.change
     assert (change.kind, change.client, change.uid, change.new_uid) == (
         ChangeKind.REBOOKED,
@@ -293,7 +293,7 @@ def test_editing_past_sessions_is_not_a_reschedule(coach: Coach, app: App) -> No
     report = app.sync_calendar("coaching", NOW)
 
     assert report.changes == ()
-    assert app.store.history() == []
+    assert app.store.history.records() == []
 
 
 @pytest.mark.parametrize(
@@ -310,17 +310,17 @@ def test_unreadable_calendar_records_nothing_and_keeps_the_snapshot(
 ) -> None:
     coach.write(alice(), alice("alice-2", DEC_11))
     app.sync_calendar("coaching", NOW)
-    before = sorted(app.store.occurrences("coaching"), key=lambda o: o.uid)
+    before = sorted(app.store.snapshots.occurrences("coaching"), key=lambda o: o.uid)
     coach.write_raw(broken)
 
     with pytest.raises(SourceError, match=message):
         app.sync_calendar("coaching", NOW)
 
-    assert app.store.history() == []
-    assert sorted(app.store.occurrences("coaching"), key=lambda o: o.uid) == before
+    assert app.store.history.records() == []
+    assert sorted(app.store.snapshots.occurrences("coaching"), key=lambda o: o.uid) == before
     coach.write(alice(), alice("alice-2", DEC_11 + HOUR))
     app.sync_calendar("coaching", NOW + HOUR)
-    assert [(r.change.kind.value, r.change.uid) for r in app.store.history()] == [("moved", "alice-2")]
+    assert [(r.change.kind.value, r.change.uid) for r in app.store.history.records()] == [("moved", "alice-2")]
 
 
 def test_one_unreadable_event_is_skipped_and_not_read_as_cancelled(coach: Coach, app: App) -> None:
@@ -332,7 +332,7 @@ def test_one_unreadable_event_is_skipped_and_not_read_as_cancelled(coach: Coach,
     report = app.sync_calendar("coaching", NOW)
 
     assert report.skipped == 1
-    assert [(r.change.kind.value, r.change.uid) for r in app.store.history()] == [("moved", "alice-1")]
+    assert [(r.change.kind.value, r.change.uid) for r in app.store.history.records()] == [("moved", "alice-1")]
 
 
 def test_mass_change_is_refused_until_accepted(coach: Coach, app: App) -> None:
@@ -343,7 +343,7 @@ def test_mass_change_is_refused_until_accepted(coach: Coach, app: App) -> None:
 
     with pytest.raises(MassChangeError, match="cancel 3 of 6 upcoming sessions"):
         app.sync_calendar("coaching", NOW)
-    assert app.store.history() == []
+    assert app.store.history.records() == []
 
     report = app.sync_calendar("coaching", NOW, accept_mass_change=True)
     assert [c.kind.value for c in report.changes] == ["cancelled"] * 3
@@ -372,7 +372,7 @@ def test_clients_are_matched_by_attendee_and_by_alias(coach: Coach, app: App) ->
 
     app.sync_calendar("coaching", NOW)
 
-    assert {r.change.uid: r.change.client for r in app.store.history()} == {
+    assert {r.change.uid: r.change.client for r in app.store.history.records()} == {
         "by-email": "Bob Builder",
         "by-alias": "Carmen Diaz",
         "no-one": None,
@@ -385,20 +385,20 @@ def test_a_crash_before_commit_records_nothing_and_the_rerun_records_once(
     coach.write(alice(), alice("alice-2", DEC_11))
     app.sync_calendar("coaching", NOW)
     coach.write(alice(start=DEC_10 + HOUR), alice("alice-2", DEC_11 + HOUR))
-    original = app.store._insert_change
+    original = app.store.history._insert
     calls = []
 
-    def crash_on_second(db, change, detected_at):  # type: ignore[no-untyped-def]
+    def crash_on_second(change, detected_at):  # type: ignore[no-untyped-def]
         calls.append(change)
         if len(calls) == 2:
             raise KeyboardInterrupt("power cut")
-        return original(db, change, detected_at)
+        return original(change, detected_at)
 
-    monkeypatch.setattr(app.store, "_insert_change", crash_on_second)
+    monkeypatch.setattr(app.store.history, "_insert", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
         app.sync_calendar("coaching", NOW)
     monkeypatch.undo()
-    assert app.store.history() == []
+    assert app.store.history.records() == []
 
     restarted = open_app(coach)
     restarted.sync_calendar("coaching", NOW)
@@ -440,7 +440,7 @@ def test_ics_url_calendar_end_to_end_with_conditional_get(  # type: ignore[no-un
 
     assert [first.outcome, idle.outcome, moved.outcome] == [Outcome.BASELINE, Outcome.UNCHANGED, Outcome.UPDATED]
     assert [seen.headers.get("If-None-Match") for seen in server.seen] == [None, '"v1"', '"v1"']
-    assert [(r.change.kind.value, r.change.new_start) for r in app.store.history()] == [("moved", DEC_11)]
+    assert [(r.change.kind.value, r.change.new_start) for r in app.store.history.records()] == [("moved", DEC_11)]
 
 
 @pytest.mark.parametrize(
@@ -467,8 +467,8 @@ def test_ics_url_failure_records_nothing_and_keeps_the_snapshot(  # type: ignore
     with pytest.raises(SourceError, match=message):
         app.sync_calendar("coaching", NOW + HOUR)
 
-    assert app.store.history() == []
-    assert app.store.upcoming_count("coaching", NOW) == 2
+    assert app.store.history.records() == []
+    assert app.store.snapshots.upcoming_count("coaching", NOW) == 2
 
 
 def test_changing_the_coachs_time_zone_takes_a_new_baseline_instead_of_moving_all_day_sessions(

@@ -112,7 +112,7 @@ def service(coach: Coach, tmp_path: Path) -> Iterator[Service]:
 
 def history(coach: Coach) -> list[tuple[str, str]]:
     with Store(coach.root / "state" / "coachsync.db") as store:
-        return [(r.change.calendar, r.change.kind.value) for r in store.history()]
+        return [(r.change.calendar, r.change.kind.value) for r in store.history.records()]
 
 
 def test_systemd_hears_ready_then_status_and_watchdog_then_stopping(coach: Coach, service: Service) -> None:
