@@ -46,7 +46,7 @@ from bench_sync import (  # noqa: E402  # the same generated calendar as the fil
     make_workload,
     render_calendar,
 )
-from caldav_servers import PASSWORD, USERNAME, CaldavServer, running  # noqa: E402
+from support.caldav_servers import PASSWORD, USERNAME, CaldavServer, running  # noqa: E402
 
 from coachsync.clients import ClientMatcher  # noqa: E402
 from coachsync.ics import window_around  # noqa: E402
