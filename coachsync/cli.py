@@ -20,6 +20,7 @@ import click
 from . import __version__
 from .errors import CoachsyncError, ConfigError
 from .logs import configure_logging
+from .text import one_line
 
 # The config (pydantic), the sources (caldav, requests), policies (Jinja2) and the daemon (watchdog)
 # are imported inside the commands that use them, so `--help` and `history` start quickly.
@@ -189,9 +190,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-def _one_line(text: str, limit: int = 40) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+def _cell(text: str, limit: int = 40) -> str:
+    """A table cell: one line, at most `limit` characters."""
+    return one_line(text, limit)
 
 
 @main.command()
@@ -218,8 +219,8 @@ def history(ctx: click.Context, client: str | None, since: str | None, as_json: 
             _local(r.change.old_start, app.zone),
             _local(r.change.new_start, app.zone),
             f"{r.change.notice_hours:.1f}",
-            f"yes: {_one_line(r.reason or '', 30)}" if r.excused else "no",
-            _one_line(r.change.summary),
+            f"yes: {_cell(r.reason or '', 30)}" if r.excused else "no",
+            _cell(r.change.summary),
         )
         for r in records
     ]
@@ -254,7 +255,7 @@ def clients(ctx: click.Context, as_json: bool) -> None:
 def excuse(ctx: click.Context, change_id: int, reason: str) -> None:
     """Mark a recorded change as excused; it then never counts against the client."""
     app = _app(ctx)
-    record = app.excuse(change_id, " ".join(reason.split()))
+    record = app.excuse(change_id, one_line(reason))
     change = record.change
     click.echo(f"change {record.id} ({change.kind.value}, {change.client or 'no client'}) excused: {record.reason}")
 
@@ -298,8 +299,8 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
             m.client or "-",
             m.plugin,
             str(m.change_id),
-            _one_line(m.subject),
-            _one_line(m.error or "", 60),
+            _cell(m.subject),
+            _cell(m.error or "", 60),
         )
         for m in messages
     ]
@@ -312,7 +313,7 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
 def outbox_approve(ctx: click.Context, message_id: int) -> None:
     """Queue a message that waits for approval; `coachsync send` (or `run`) then sends it."""
     message = _app(ctx).approve_message(message_id)
-    click.echo(f"outbox message {message.id} to {message.recipient} queued: {_one_line(message.subject, 60)}")
+    click.echo(f"outbox message {message.id} to {message.recipient} queued: {_cell(message.subject, 60)}")
 
 
 @outbox.command("discard")
@@ -321,7 +322,7 @@ def outbox_approve(ctx: click.Context, message_id: int) -> None:
 def outbox_discard(ctx: click.Context, message_id: int) -> None:
     """Never send a message (waiting for approval, queued or failed)."""
     message = _app(ctx).discard_message(message_id)
-    click.echo(f"outbox message {message.id} discarded: {_one_line(message.subject, 60)}")
+    click.echo(f"outbox message {message.id} discarded: {_cell(message.subject, 60)}")
 
 
 @main.command()
@@ -424,8 +425,8 @@ def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool) ->
             f["client"] or "-",
             str(f["change_id"]),
             f"{f['amount']} {f['currency']}",
-            f["status"] if f["status"] == "owed" else f"waived: {_one_line(f['waived_reason'] or '', 30)}",
-            _one_line(f["reason"], 60),
+            f["status"] if f["status"] == "owed" else f"waived: {_cell(f['waived_reason'] or '', 30)}",
+            _cell(f["reason"], 60),
         )
         for f in ledger
     ]
@@ -440,7 +441,7 @@ def waive(ctx: click.Context, fee_id: int, reason: str) -> None:
     """Waive a fee; it stays in the ledger as waived, with the reason."""
     app = _app(ctx)
     before = app.fee(fee_id)
-    fee = app.waive_fee(fee_id, " ".join(reason.split()))
+    fee = app.waive_fee(fee_id, one_line(reason))
     what = f"fee {fee.id} ({_amount(fee.amount)} {fee.currency}, {fee.client or 'no client'})"
     if before.status == "waived":
         click.echo(f"{what} was already waived: {fee.waived_reason}")

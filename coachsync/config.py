@@ -36,6 +36,7 @@ from ruamel.yaml.reader import ReaderError
 from coachsync.addresses import InvalidAddress, check_address
 from coachsync.errors import ConfigError
 from coachsync.sources.base import url_problem
+from coachsync.text import one_line
 
 DEFAULT_WINDOW_DAYS_BACK = 30
 DEFAULT_WINDOW_DAYS_AHEAD = 365
@@ -375,12 +376,12 @@ def _parse_yaml(text: str, file: str) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(file, mark.line + 1 if mark else None, "yaml", _one_line(problem)) from None
+        raise ConfigError(file, mark.line + 1 if mark else None, "yaml", one_line(problem)) from None
     except ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise ConfigError(file, line, "yaml", f"unacceptable character #x{exc.character:04x}: {exc.reason}") from None
     except YAMLError as exc:
-        raise ConfigError(file, None, "yaml", _one_line(str(exc))) from None
+        raise ConfigError(file, None, "yaml", one_line(str(exc))) from None
 
 
 def _plain(node: Any, loc: Loc = (), lines: dict[Loc, int] | None = None) -> Any:
@@ -493,8 +494,8 @@ def _problem(error: ErrorDetails, root: type[BaseModel] | None = None) -> str:
     if kind == "finite_number":
         return f"must be a finite number, got {_describe(value)}"
     if kind == "value_error" and "error" in ctx:
-        return _one_line(str(ctx["error"]))
-    return _one_line(error["msg"][:1].lower() + error["msg"][1:])
+        return one_line(str(ctx["error"]))
+    return one_line(error["msg"][:1].lower() + error["msg"][1:])
 
 
 def _unknown_key(key: Any, model: type[BaseModel] | None) -> str:
@@ -541,7 +542,3 @@ def _describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     return f"{value} ({type(value).__name__})"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
