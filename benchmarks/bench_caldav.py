@@ -46,7 +46,6 @@ from bench_sync import (  # noqa: E402  # the same generated calendar as the fil
     make_workload,
     render_calendar,
 )
-from support.caldav_servers import PASSWORD, USERNAME, CaldavServer, running  # noqa: E402
 
 from coachsync.clients import ClientMatcher  # noqa: E402
 from coachsync.ics import window_around  # noqa: E402
@@ -54,6 +53,8 @@ from coachsync.model import ChangeKind  # noqa: E402
 from coachsync.sources.caldav import PASSWORD_ENV, CaldavSource  # noqa: E402
 from coachsync.store import Store  # noqa: E402
 from coachsync.sync import Outcome, PassReport, PassSettings, run_pass  # noqa: E402
+
+from support.caldav_servers import PASSWORD, USERNAME, CaldavServer, running  # noqa: E402
 
 T = TypeVar("T")
 

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.http_calendar import FakeCalendarServer, serve
-from support.scenario import Coach, OpenApp
 
 from coachsync.app import App
 from coachsync.config import load_config
 from coachsync.store import Store
+
+from support.http_calendar import FakeCalendarServer, serve
+from support.scenario import Coach, OpenApp
 
 
 @pytest.fixture

@@ -10,18 +10,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import coachsync_plugins
 import pluggy
 import pytest
-from coachsync_plugins import checkin, end_engagement, escalation_email, fee
 from pydantic import ValidationError
-from support.scenario import NOW, Coach
 
+import coachsync_plugins
 from coachsync import hookspecs
 from coachsync.api import ClientInfo, Email, Fee, Recipient, Record, Suggestion
 from coachsync.errors import ConfigError
 from coachsync.model import Change, ChangeKind, Occurrence
 from coachsync.templates import TemplateRenderer
+from coachsync_plugins import checkin, end_engagement, escalation_email, fee
+
+from support.scenario import NOW, Coach
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)

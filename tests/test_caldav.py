@@ -19,9 +19,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.caldav_servers import CALENDAR_NAME, PASSWORD, USERNAME, CaldavServer, Exchange, Fault, running
-from support.ical import session, vevent, vtimezone_berlin
-from support.scenario import CLIENTS_YAML, NOW, Coach, OpenApp
 
 from coachsync.app import App
 from coachsync.errors import SourceError
@@ -29,6 +26,10 @@ from coachsync.model import ChangeKind, Record
 from coachsync.sources.caldav import PASSWORD_ENV
 from coachsync.store import Store
 from coachsync.sync import Outcome, PassReport
+
+from support.caldav_servers import CALENDAR_NAME, PASSWORD, USERNAME, CaldavServer, Exchange, Fault, running
+from support.ical import session, vevent, vtimezone_berlin
+from support.scenario import CLIENTS_YAML, NOW, Coach, OpenApp
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)

@@ -6,14 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import Result
+
+from coachsync.store import Store
+
 from support.cli import cli
 from support.http_calendar import FakeCalendarServer
 from support.ical import session
 from support.ports import free_port
 from support.scenario import NOW, Coach
 from support.smtp_server import SmtpHandler, smtp_server
-
-from coachsync.store import Store
 
 HOUR = timedelta(hours=1)
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from support.cli import cli, invoke
 from support.http_calendar import Route
 from support.ical import HOUR, session, vcalendar

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from coachsync.daemon import Daemon
+from coachsync.store import Store
+
 from support.http_calendar import FakeCalendarServer, Route
 from support.ical import HOUR, session, vcalendar
 from support.scenario import Coach, OpenApp
 from support.wait import wait_for
-
-from coachsync.daemon import Daemon
-from coachsync.store import Store
 
 START = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0, second=0, minute=0)
 

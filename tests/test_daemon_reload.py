@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support.ical import session, vcalendar, vevent
-from support.scenario import Coach, OpenApp
-from support.wait import wait_for
 
 from coachsync.daemon import Daemon
 from coachsync.notify import Notifier
+
+from support.ical import session, vcalendar, vevent
+from support.scenario import Coach, OpenApp
+from support.wait import wait_for
 
 START = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0, second=0, minute=0)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from support.cli import cli
 from support.ical import HOUR, session
 from support.plugin_world import FLAT_FEE, plugin_coach, plugin_file

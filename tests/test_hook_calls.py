@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support.ical import HOUR, session
-from support.plugin_world import FLAT_FEE, plugin_coach, plugin_file
-from support.scenario import NOW, OpenApp
 
 from coachsync.model import Occurrence
 from coachsync.store.snapshots import Snapshots
+
+from support.ical import HOUR, session
+from support.plugin_world import FLAT_FEE, plugin_coach, plugin_file
+from support.scenario import NOW, OpenApp
 
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 WITNESS = plugin_file("witness")

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.ical import valarm, vcalendar, vevent, vtimezone_berlin
 
 from coachsync import ics
 from coachsync.clients import ClientMatcher, ClientRule
 from coachsync.ics import ParsedGroups, SplitCalendar, Window, parse_groups, split_calendar
 from coachsync.model import Occurrence
+
+from support.ical import valarm, vcalendar, vevent, vtimezone_berlin
 
 UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.ical import vevent
-from support.scenario import Coach
 
 from coachsync.logs import EventFormatter, format_value
+
+from support.ical import vevent
+from support.scenario import Coach
 
 FORGED = 'Coaching"\nINFO coachsync.sync: change recorded calendar=coaching change=99'
 

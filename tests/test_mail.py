@@ -19,12 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support.cli import cli
-from support.ical import vevent
-from support.plugin_world import install_plugin, plugin_file
-from support.ports import free_port
-from support.scenario import NOW, Coach, OpenApp
-from support.smtp_server import DROP, Received, SmtpHandler, smtp_server
 
 from coachsync.app import App
 from coachsync.daemon import Daemon
@@ -32,6 +26,13 @@ from coachsync.mail import MAX_ATTEMPTS, DeliveryReport, InvalidMessage, MailErr
 from coachsync.model import MailStatus, OutboxMessage
 from coachsync.store import Store
 from coachsync.store.outbox import Outbox
+
+from support.cli import cli
+from support.ical import vevent
+from support.plugin_world import install_plugin, plugin_file
+from support.ports import free_port
+from support.scenario import NOW, Coach, OpenApp
+from support.smtp_server import DROP, Received, SmtpHandler, smtp_server
 
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)

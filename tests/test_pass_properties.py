@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from support.ical import HOUR, session
 from support.scenario import NOW, Coach
 

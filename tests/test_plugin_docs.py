@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import get_args
 
+from coachsync import actions, hookspecs
+
 from support.cli import cli
 from support.ical import session
 from support.scenario import Coach, rows
-
-from coachsync import actions, hookspecs
 
 REPO = Path(__file__).resolve().parent.parent
 GUIDE = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")

@@ -9,13 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from coachsync import __version__
+from coachsync.errors import ConfigError, PluginError
+
 from support.cli import cli
 from support.ical import session
 from support.plugin_world import BOOM, FLAT_FEE, install_plugin, plugin_coach, plugin_file
 from support.scenario import NOW, OpenApp, rows
-
-from coachsync import __version__
-from coachsync.errors import ConfigError, PluginError
 
 DEC_10 = NOW + timedelta(days=9)
 BUILT_INS = ("checkin", "end_engagement", "escalation_email", "fee")

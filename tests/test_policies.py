@@ -13,12 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support.ical import HOUR, session, vevent
-from support.plugin_world import BOOM, BOOM_FIXED, FLAT_FEE, install_plugin, plugin_coach, plugin_file
-from support.scenario import NOW, Coach, OpenApp, rows
 
 from coachsync.app import App
 from coachsync.model import FeeEntry, PolicyFailure, SuggestionEntry
+
+from support.ical import HOUR, session, vevent
+from support.plugin_world import BOOM, BOOM_FIXED, FLAT_FEE, install_plugin, plugin_coach, plugin_file
+from support.scenario import NOW, Coach, OpenApp, rows
 
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 

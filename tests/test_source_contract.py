@@ -20,13 +20,14 @@ from typing import Any, ClassVar
 
 import pytest
 import requests
-from support.caldav_servers import PASSWORD, CaldavServer, running
-from support.http_calendar import FakeCalendarServer, Route
-from support.ical import session, unfold, vcalendar
 
 from coachsync.errors import SourceError
 from coachsync.sources import IcsFileSource, IcsUrlSource, Source
 from coachsync.sources.caldav import PASSWORD_ENV, CaldavSource
+
+from support.caldav_servers import PASSWORD, CaldavServer, running
+from support.http_calendar import FakeCalendarServer, Route
+from support.ical import session, unfold, vcalendar
 
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 DEC_11 = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.http_calendar import CALENDAR, FakeCalendarServer, Route, serve
-from support.ports import free_port
 
 from coachsync import __version__
 from coachsync.sources import (
@@ -32,6 +30,9 @@ from coachsync.sources import (
     ensure_complete_calendar,
 )
 from coachsync.sources.base import redact_url
+
+from support.http_calendar import CALENDAR, FakeCalendarServer, Route, serve
+from support.ports import free_port
 
 TRUNCATED = CALENDAR[: CALENDAR.index("END:VEVENT")]
 HTML_PAGE = b"<!DOCTYPE html>\n<html><body><h1>Sign in</h1></body></html>\n"

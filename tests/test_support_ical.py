@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
-from support.ical import fold, unfold, vcalendar, vevent
 
 from coachsync.clients import ClientMatcher
 from coachsync.ics import Window, parse_groups, split_calendar
+
+from support.ical import fold, unfold, vcalendar, vevent
 
 # Umlauts are 2 octets in UTF-8, the coffee cup 3, the emoji 4: a character-counting fold gets these wrong.
 SUMMARY = "Coaching mit Jürgen Größe-Übermaß ☕ und 🧘‍♀️ Achtsamkeit, danach Käsespätzle 🎉🎉🎉 für alle"

@@ -6,14 +6,15 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.http_calendar import FakeCalendarServer, Route
-from support.ical import HOUR, session, vcalendar, vevent
-from support.scenario import CLIENTS_YAML, NOW, Coach, OpenApp
 
 from coachsync.app import App, PassFailure
 from coachsync.errors import MassChangeError, SourceError
 from coachsync.model import ChangeKind
 from coachsync.sync import Outcome
+
+from support.http_calendar import FakeCalendarServer, Route
+from support.ical import HOUR, session, vcalendar, vevent
+from support.scenario import CLIENTS_YAML, NOW, Coach, OpenApp
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)

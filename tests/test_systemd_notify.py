@@ -18,11 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from coachsync.store import Store
+
 from support.ical import HOUR, session, vcalendar
 from support.scenario import Coach
 from support.wait import wait_for
-
-from coachsync.store import Store
 
 START = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0, second=0, minute=0)
 WATCHDOG_USEC = 400_000  # the daemon must ping every 0.2 s at the latest

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from support.cli import cli
-from support.scenario import Coach
 
 from coachsync.service import ServiceError, hidden_from_system_service, template, write_unit
+
+from support.cli import cli
+from support.scenario import Coach
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 needs_systemd_analyze = pytest.mark.skipif(

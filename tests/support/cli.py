@@ -9,6 +9,7 @@ import time_machine
 from click.testing import CliRunner, Result
 
 from coachsync.cli import main
+
 from support.scenario import NOW, Coach
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from coachsync.app import App
 from coachsync.config import load_config
 from coachsync.store import Store
+
 from support.ical import vcalendar
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
