@@ -159,8 +159,8 @@ def _whole_series(
     instances vanishing and others appearing (or, when it goes back to an
     earlier time, returning) under the same UID; overrides moved by one common
     offset are a shift too. A series cancelled or deleted from some session on
-    is one cancellation; sessions skipped in a series that goes on are each
-    their own. Returns whole-series cancellations still unexplained (a "this
+    is one cancellation, and a series put back is one restoration; sessions
+    skipped in a series that goes on are each their own. Returns whole-series cancellations still unexplained (a "this
     and following" edit may have re-created them under a new UID) and leaves
     in ``diff`` what is left to judge one by one.
     """
@@ -206,6 +206,19 @@ def _whole_series(
             if last_active.get(uid, ended[0].start) <= ended[0].start:  # nothing of the series goes on after
                 series_cancels.append(ended)
                 folded.add(uid)
+    # A series put back (a deleted series restored from a backup, EXDATEs removed) is one restoration,
+    # as its deletion was one cancellation; it names how many sessions came back.
+    for uid, returned in returned_by_uid.items():
+        if uid in folded or uid in moved_by_uid or uid in vanished_by_uid or uid in status_by_uid:
+            continue
+        if len(returned) >= SERIES_MIN_INSTANCES:
+            first = min(returned, key=lambda m: m.old.start)
+            changes.append(
+                _change(
+                    ChangeKind.RESTORED, first.old, first.new, now, rules, recurrence_id="", instances=len(returned)
+                )
+            )
+            folded.add(uid)
     diff.drop(folded)
     return series_cancels
 
