@@ -552,9 +552,9 @@ def install_service(ctx: click.Context, user: bool, output: Path | None) -> None
         default_unit_path,
         enable_commands,
         exec_start,
-        hidden_from_system_service,
         python_executable,
         render,
+        system_service_warnings,
         template,
         write_unit,
     )
@@ -563,12 +563,16 @@ def install_service(ctx: click.Context, user: bool, output: Path | None) -> None
     command = coachsync_command(python_executable())
     line = exec_start(command, config.path)
     if not user:
-        for path in hidden_from_system_service([Path(command[0]), config.path]):
-            click.echo(
-                f"warning: the system service cannot see {path} (ProtectHome=yes); install coachsync outside home "
-                "directories (e.g. /opt/coachsync) with the config in /etc/coachsync, or use --user",
-                err=True,
-            )
+        # Only what the config sets: left unset, the database and outbox go to the unit's own state directory.
+        written = []
+        if "database" in config.model_fields_set:
+            written.append(("database:", config.database.parent))
+        if config.mail.mode == "outbox" and "outbox_dir" in config.mail.model_fields_set:
+            written.append(("mail.outbox_dir:", config.mail.outbox_dir))
+        for warning in system_service_warnings(
+            template(user), program=Path(command[0]), config=config.path, written=written
+        ):
+            click.echo(warning, err=True)
     default = default_unit_path(user)
     # An --output that does not name a .service file is a directory to put coachsync.service in.
     target = default if output is None else output if output.suffix == ".service" else output / UNIT_NAME

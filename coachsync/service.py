@@ -12,8 +12,9 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .errors import CoachsyncError
 
@@ -23,8 +24,22 @@ _TEMPLATES = {True: "coachsync.service", False: "coachsync-system.service"}  # k
 # Characters systemd reads literally in an ExecStart word. Anything else (space, quotes, backslash, % specifiers,
 # $ variables, ;) would be split, expanded or unquoted into a different path than the one on disk.
 _LITERAL = re.compile(r"[\w/.,:+@=~-]+")
-# Where a system service sees nothing (ProtectHome=yes).
-_HIDDEN_FROM_SYSTEM = (Path("/home"), Path("/root"), Path("/run/user"))
+# What ProtectHome= hides, PrivateTmp= replaces, and ProtectSystem= makes read-only (systemd.exec(5)).
+_HOME_DIRECTORIES = (Path("/home"), Path("/root"), Path("/run/user"))
+_TEMPORARY_DIRECTORIES = (Path("/tmp"), Path("/var/tmp"))
+_SYSTEM_READ_ONLY = {
+    "yes": (Path("/usr"), Path("/boot"), Path("/efi")),
+    "full": (Path("/usr"), Path("/boot"), Path("/efi"), Path("/etc")),
+    "strict": (Path("/"),),
+}
+# Directories systemd creates writable for the service, by setting, under these roots.
+_SERVICE_DIRECTORIES = {
+    "StateDirectory": Path("/var/lib"),
+    "CacheDirectory": Path("/var/cache"),
+    "LogsDirectory": Path("/var/log"),
+    "RuntimeDirectory": Path("/run"),
+}
+_TRUE = {"yes", "true", "on", "1"}
 
 
 class ServiceError(CoachsyncError):
@@ -69,9 +84,97 @@ def render(template_text: str, exec_start_line: str) -> str:
     return "".join(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """What a unit's own settings let the service see and write."""
+
+    hidden: tuple[Path, ...]  # ProtectHome=yes or tmpfs
+    private: tuple[Path, ...]  # PrivateTmp=yes: the service gets an empty /tmp of its own
+    read_only: tuple[Path, ...]  # ProtectSystem=
+    writable: tuple[Path, ...]  # StateDirectory= and the like, ReadWritePaths=
+    protect_system: str
+
+    @classmethod
+    def of(cls, unit_text: str) -> Sandbox:
+        settings: dict[str, list[str]] = {}
+        for raw in unit_text.splitlines():
+            line = raw.strip()
+            if line and not line.startswith(("#", ";", "[")) and "=" in line:
+                key, _, value = line.partition("=")
+                settings.setdefault(key.strip(), []).extend(value.split())
+
+        def last(key: str) -> str:  # the last assignment wins, as in systemd
+            values = settings.get(key)
+            return values[-1].lower() if values else "no"
+
+        protect_home = last("ProtectHome")
+        protect_system = last("ProtectSystem")
+        writable = [
+            root / name
+            for key, root in _SERVICE_DIRECTORIES.items()
+            for name in settings.get(key, [])
+            if not PurePosixPath(name).is_absolute()
+        ]
+        writable += [Path(path.lstrip("-+")) for path in settings.get("ReadWritePaths", [])]
+        return cls(
+            hidden=_HOME_DIRECTORIES if protect_home in _TRUE | {"tmpfs"} else (),
+            private=_TEMPORARY_DIRECTORIES if last("PrivateTmp") in _TRUE else (),
+            read_only=_SYSTEM_READ_ONLY.get(protect_system, ()),
+            writable=tuple(writable),
+            protect_system=protect_system,
+        )
+
+    def cannot_see(self, path: Path) -> str | None:
+        """Why the service cannot see `path`, or None."""
+        if any(path.is_relative_to(hidden) for hidden in self.hidden):
+            return "ProtectHome=yes"
+        if any(path.is_relative_to(private) for private in self.private):
+            return "PrivateTmp=yes gives the service a /tmp of its own"
+        return None
+
+    def cannot_write(self, path: Path) -> str | None:
+        """Why the service cannot write in `path`, or None."""
+        seen = self.cannot_see(path)
+        if seen is not None:
+            return seen
+        if any(path.is_relative_to(w) for w in self.writable):
+            return None
+        if any(path.is_relative_to(r) for r in self.read_only):
+            allowed = ", ".join(str(w) for w in self.writable) or "nothing"
+            return f"ProtectSystem={self.protect_system} lets it write only in {allowed}"
+        return None
+
+
+def system_service_warnings(
+    unit_text: str, *, program: Path, config: Path, written: Sequence[tuple[str, Path]]
+) -> list[str]:
+    """What the hardened unit would stop, so the coach hears about it before the service fails.
+
+    `written` names the directories the service must write in (by config key), where the config sets them.
+    """
+    sandbox = Sandbox.of(unit_text)
+    warnings: list[str] = []
+    for what, path in (("coachsync", program), ("the config", config)):
+        reason = sandbox.cannot_see(path)
+        if reason is not None:
+            warnings.append(
+                f"warning: the system service cannot see {what} at {path} ({reason}); install coachsync outside home"
+                " and temporary directories (e.g. /opt/coachsync) with the config in /etc/coachsync, or use --user"
+            )
+    for key, path in written:
+        reason = sandbox.cannot_write(path)
+        if reason is not None:
+            warnings.append(
+                f"warning: the system service cannot write {key} {path} ({reason}); leave {key} unset (it then"
+                " lives in /var/lib/coachsync) or point it there, or use --user"
+            )
+    return warnings
+
+
 def hidden_from_system_service(paths: Sequence[Path]) -> list[Path]:
-    """Paths the hardened system unit cannot reach, so the coach hears about it before it fails."""
-    return [path for path in paths if any(path.is_relative_to(hidden) for hidden in _HIDDEN_FROM_SYSTEM)]
+    """Paths the hardened system unit cannot see at all."""
+    sandbox = Sandbox.of(template(user=False))
+    return [path for path in paths if sandbox.cannot_see(path) is not None]
 
 
 def default_unit_path(user: bool, environ: Mapping[str, str] = os.environ) -> Path:

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from coachsync.service import ServiceError, hidden_from_system_service, template, write_unit
+from coachsync.service import (
+    Sandbox,
+    ServiceError,
+    hidden_from_system_service,
+    system_service_warnings,
+    template,
+    write_unit,
+)
 
 from support.cli import cli
 from support.scenario import Coach
@@ -57,9 +64,18 @@ def test_system_unit_written_elsewhere_is_enabled_by_its_path(coach: Coach, tmp_
     result = install(coach, "--output", str(tmp_path / "units"))
 
     unit = tmp_path / "units" / "coachsync.service"
-    assert (result.exit_code, result.output) == (
+    assert (result.exit_code, result.stdout) == (
         0,
         f"wrote {unit}\nenable and start it with:\n  systemctl daemon-reload\n  systemctl enable --now {unit}\n",
+    )
+    # The test coach lives in /tmp, which the hardened unit replaces with a /tmp of its own.
+    private = "PrivateTmp=yes gives the service a /tmp of its own"
+    assert result.stderr == (
+        f"warning: the system service cannot see the config at {coach.config_path} ({private}); install coachsync"
+        " outside home and temporary directories (e.g. /opt/coachsync) with the config in /etc/coachsync, or use"
+        " --user\n"
+        f"warning: the system service cannot write database: {coach.database.parent} ({private}); leave database:"
+        " unset (it then lives in /var/lib/coachsync) or point it there, or use --user\n"
     )
     assert exec_start(unit) == f"ExecStart={COACHSYNC} --config {coach.config_path} run"
     assert "DynamicUser=yes" in unit.read_text().splitlines()
@@ -98,6 +114,46 @@ def test_without_permission_for_the_system_directory_it_says_to_use_sudo() -> No
     assert str(info.value) == (
         "cannot write /sys/coachsync.service: Permission denied; run with sudo or pass --output PATH"
     )
+
+
+def warnings_for(program: str, config: str, **written: str) -> list[str]:
+    return system_service_warnings(
+        template(user=False),
+        program=Path(program),
+        config=Path(config),
+        written=[(f"{key}:", Path(path)) for key, path in written.items()],
+    )
+
+
+def test_a_system_install_in_opt_and_etc_with_data_in_var_lib_draws_no_warning() -> None:
+    assert (
+        warnings_for("/opt/coachsync/bin/coachsync", "/etc/coachsync/config.yaml", database="/var/lib/coachsync") == []
+    )
+
+
+def test_the_system_unit_says_what_its_own_settings_would_stop() -> None:
+    found = warnings_for("/home/coach/.venv/bin/coachsync", "/tmp/config.yaml", database="/srv/coaching")
+
+    assert found == [
+        "warning: the system service cannot see coachsync at /home/coach/.venv/bin/coachsync (ProtectHome=yes);"
+        " install coachsync outside home and temporary directories (e.g. /opt/coachsync) with the config in"
+        " /etc/coachsync, or use --user",
+        "warning: the system service cannot see the config at /tmp/config.yaml (PrivateTmp=yes gives the service a"
+        " /tmp of its own); install coachsync outside home and temporary directories (e.g. /opt/coachsync) with the"
+        " config in /etc/coachsync, or use --user",
+        "warning: the system service cannot write database: /srv/coaching (ProtectSystem=strict lets it write only"
+        " in /var/lib/coachsync); leave database: unset (it then lives in /var/lib/coachsync) or point it there,"
+        " or use --user",
+    ]
+
+
+def test_the_warnings_follow_the_unit_s_settings_not_a_fixed_list() -> None:
+    relaxed = Sandbox.of("[Service]\nProtectSystem=full\nReadWritePaths=-/srv/coaching\nProtectHome=read-only\n")
+
+    assert relaxed.cannot_see(Path("/home/coach/c.yaml")) is None
+    assert relaxed.cannot_write(Path("/srv/coaching")) is None
+    assert relaxed.cannot_write(Path("/etc/coachsync")) == "ProtectSystem=full lets it write only in /srv/coaching"
+    assert relaxed.cannot_write(Path("/tmp/coaching")) is None
 
 
 def test_the_system_unit_cannot_see_home_directories_and_says_so() -> None:
