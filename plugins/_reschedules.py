@@ -77,6 +77,11 @@ def describe(record: Record, zone: tzinfo) -> str:
     return line + f", {hours(change.notice_hours)} notice"
 
 
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """ "1 time", "5 times": a count with its noun, as people write it."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 def hours(value: float) -> str:
     """Notice as people say it: "6 h", "2.5 h", "3 days"."""
     if value >= 72:

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from coachsync.api import Action, ClientInfo, PolicySettings, Record, Suggestion, hookimpl
 
-from ._reschedules import describe, pattern
+from ._reschedules import counted, describe, pattern, when
 
 
 class EndEngagementSettings(PolicySettings):
@@ -48,7 +48,9 @@ def coachsync_on_change(
     step, recent = found.step, found.recent
     lines = "\n".join(f"- #{r.id} {describe(r, zone)}" for r in recent)
     text = (
-        f"{client.name} has rescheduled or cancelled {len(recent)} times without an excuse in the last"
+        # Dated: the text is kept as written, so it says what counted then, even after a later excuse.
+        f"By {when(record.change.changed_at, zone)}, {client.name} had rescheduled or cancelled"
+        f" {counted(len(recent), 'time')} without an excuse in the last"
         f" {settings.within_days} days (step {step}). It may be time to revisit the coaching agreement"
         f" together, or to end the engagement.\nWhat led here:\n{lines}"
     )

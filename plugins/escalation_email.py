@@ -24,7 +24,7 @@ from pydantic import Field
 
 from coachsync.api import Action, ClientInfo, Email, PolicySettings, Recipient, Record, Render, Suggestion, hookimpl
 
-from ._reschedules import describe, first_name, hours, pattern, when
+from ._reschedules import counted, describe, first_name, hours, pattern, when
 
 
 class EscalationSettings(PolicySettings):
@@ -78,7 +78,8 @@ def coachsync_on_change(
     if not client.emails:
         # Nowhere to send the check-in: tell the coach instead, once for this step as well.
         text = (
-            f"{client.name} has {len(recent)} unexcused reschedules in the last {settings.within_days} days"
+            f"By {when(record.change.changed_at, zone)}, {client.name} had"
+            f" {counted(len(recent), 'unexcused reschedule')} in the last {settings.within_days} days"
             f" (step {step}), but has no email address in the config for a check-in. Consider reaching out."
         )
         return [Suggestion(text=text, once_per=once_per)]

@@ -301,14 +301,32 @@ def test_escalation_to_the_coach_summarises_the_recent_history() -> None:
     )
 
 
+def test_a_threshold_of_one_reads_in_the_singular() -> None:
+    [first] = reschedules(1)
+
+    [coach_email] = run(escalation_email, first, after=1, to="coach")
+    [client_email] = run(escalation_email, first, after=1)
+    [suggestion] = run(end_engagement, first, after=1)
+
+    assert coach_email.subject == "Alice Example: 1 reschedule in 90 days"
+    assert coach_email.body.startswith(
+        "Alice Example has reached step 1: 1 unexcused reschedule or cancellation in the last 90 days"
+    )
+    assert "our sessions have moved 1 time in the last 90 days" in client_email.body
+    assert suggestion.text.startswith(
+        "By Tue 1 Dec 2026, 13:00, Alice Example had rescheduled or cancelled 1 time without an excuse in the last"
+        " 120 days (step 1)."
+    )
+
+
 def test_escalation_without_a_client_address_becomes_a_suggestion() -> None:
     *earlier, third = reschedules(3)
 
     [suggestion] = run(escalation_email, third, earlier, client=ClientInfo("Alice Example", ()))
 
     assert suggestion == Suggestion(
-        "Alice Example has 3 unexcused reschedules in the last 90 days (step 1), but has no email address in the"
-        " config for a check-in. Consider reaching out.",
+        "By Mon 21 Dec 2026, 13:00, Alice Example had 3 unexcused reschedules in the last 90 days (step 1), but has"
+        " no email address in the config for a check-in. Consider reaching out.",
         once_per="Alice Example:step-1",
     )
 
@@ -346,7 +364,8 @@ def test_fifth_reschedule_in_120_days_suggests_revisiting_the_engagement() -> No
         ]
     )
     assert suggestion == Suggestion(
-        "Alice Example has rescheduled or cancelled 5 times without an excuse in the last 120 days (step 1)."
+        "By Fri 19 Feb 2027, 13:00, Alice Example had rescheduled or cancelled 5 times without an excuse in the last"
+        " 120 days (step 1)."
         " It may be time to revisit the coaching agreement together, or to end the engagement.\n"
         f"What led here:\n{lines}",
         once_per="Alice Example:step-1",
