@@ -82,12 +82,13 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     state = store.snapshots.state(name)
     fetched = source.fetch(state.sync_state if state else {})
     zone = str(settings.zone)
-    digest = content_digest(fetched.text) if fetched.text is not None else None
-    if digest is None or (state is not None and state.content_digest == digest and state.zone == zone):
+    text = fetched.text
+    digest = content_digest(text) if text is not None else ""
+    if text is None or (state is not None and (state.content_digest, state.zone) == (digest, zone)):
         _keep_sync_state(store, name, state, fetched.state)
         return PassReport(name, Outcome.UNCHANGED)
 
-    split = split_calendar(fetched.text)  # type: ignore[arg-type]  # digest is set, so the text is
+    split = split_calendar(text)
     known = Known(state, store.snapshots.group_digests(name))
     selection = select_groups(known, split, zone)
     if state is not None and selection.zone_changed:
