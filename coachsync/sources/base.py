@@ -8,6 +8,8 @@ A source that hands back partial or empty data would be read downstream as
 from __future__ import annotations
 
 import codecs
+import hashlib
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -48,6 +50,8 @@ class Source(Protocol):
         ...
 
 
+log = logging.getLogger(__name__)
+
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _CHARSET = re.compile(r""";\s*charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
@@ -57,6 +61,19 @@ _BEGIN_VCALENDAR = re.compile(r"BEGIN:VCALENDAR[ \t]*(?:\r?\n|\r|\Z)", re.IGNORE
 # separately. A line starting with a space is a folded continuation, never a
 # component boundary, so it correctly does not match.
 _BOUNDARY = re.compile(r"\n((?:BEGIN|END):V(?:CALENDAR|EVENT))[ \t]*\r?$", re.MULTILINE | re.IGNORECASE)
+_END_VCALENDAR = re.compile(r"^END:VCALENDAR[ \t]*(?:\r\n|\r|\n|\Z)", re.MULTILINE | re.IGNORECASE)
+_COMPONENT_LINE = re.compile(r"^(?:BEGIN|END):", re.MULTILINE | re.IGNORECASE)
+# What each calendar was last warned about, so a daemon polling an unchanged file warns once, not every poll.
+_warned: dict[tuple[str, str], str] = {}
+
+
+def _warn_once(origin: str, topic: str, message: str, *args: object) -> None:
+    """Log a warning about `origin` unless the very same one was the last logged on `topic`."""
+    rendered = message % args if args else message
+    fingerprint = hashlib.blake2b(rendered.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    if _warned.get((origin, topic)) != fingerprint:
+        _warned[(origin, topic)] = fingerprint
+        log.warning("%s: %s", origin, rendered)
 
 
 def ensure_complete_calendar(data: bytes, origin: str, content_type: str | None = None) -> str:
@@ -80,9 +97,10 @@ def ensure_complete_calendar(data: bytes, origin: str, content_type: str | None 
         )
     last_break = max(stripped.rfind("\n"), stripped.rfind("\r"))
     if stripped[last_break + 1 :].rstrip().upper() != "END:VCALENDAR":
-        raise SourceError(
-            f"{origin}: calendar is cut off: no END:VCALENDAR at the end; was the file still being written?"
-        )
+        text = _without_trailer(text, origin)
+        stripped = text.strip()
+    else:
+        _warned.pop((origin, "trailer"), None)  # fixed: warn again should the lines come back
     counts = Counter({"BEGIN:VCALENDAR": 1})  # the first line, which _BOUNDARY cannot see
     for boundary, seen in Counter(_BOUNDARY.findall(stripped)).items():
         counts[boundary.upper()] += seen  # a handful of distinct spellings, not one per line
@@ -94,6 +112,24 @@ def ensure_complete_calendar(data: bytes, origin: str, content_type: str | None 
                 f"but {ends} END:{component} lines; export the calendar again"
             )
     return text
+
+
+def _without_trailer(text: str, origin: str) -> str:
+    """The calendar up to its last END:VCALENDAR, when only stray lines (Podio's comments) follow it."""
+    cut_off = SourceError(
+        f"{origin}: calendar is cut off: no END:VCALENDAR at the end; was the file still being written?"
+    )
+    ends = list(_END_VCALENDAR.finditer(text))
+    if not ends:
+        raise cut_off
+    end = ends[-1]
+    trailer = text[end.end() :]
+    if _COMPONENT_LINE.search(trailer):  # a component begun after the end: the calendar did not end there
+        raise cut_off
+    lines = sum(1 for line in trailer.splitlines() if line.strip())
+    _warn_once(origin, "trailer", "ignored %d lines after END:VCALENDAR; they are not part of the calendar", lines)
+    kept = text[: end.end()]
+    return kept if kept.endswith(("\n", "\r")) else kept + "\r\n"
 
 
 def _decode(data: bytes, origin: str, content_type: str | None) -> str:

@@ -1,0 +1,85 @@
+"""Calendars as real applications write them, read through real files and real passes.
+
+Podio's trailing comments, Latin-1 bytes and folds that split a character,
+KOrganizer's folded UID, a broken VTODO or alarm beside healthy events,
+duplicated events, Exchange's UID-less events, and an event that lost its UID.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+
+from coachsync.app import App
+from coachsync.errors import SourceError
+from coachsync.sources.base import ensure_complete_calendar
+from coachsync.sync import Outcome
+
+from support.ical import HOUR, session, vcalendar
+from support.scenario import NOW, Coach
+
+DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+DEC_11 = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
+CUT_OFF = "calendar is cut off: no END:VCALENDAR at the end; was the file still being written?"
+
+
+def kinds(app: App) -> list[str]:
+    return [record.change.kind.value for record in app.store.history.records()]
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+# --- 11: text after END:VCALENDAR ------------------------------------------
+
+
+def test_comment_lines_after_the_calendar_are_ignored_with_one_warning(
+    coach: Coach, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Podio appends X-COMMENT lines after END:VCALENDAR."""
+    trailer = "X-COMMENT:exported by Podio\r\nX-COMMENT:2 events\r\n"
+    coach.write_raw(vcalendar(session("alice-1", DEC_10)) + trailer)
+
+    with caplog.at_level(logging.WARNING):
+        first = app.sync_calendar("coaching", NOW)
+    coach.write_raw(vcalendar(session("alice-1", DEC_11)) + trailer)
+    with caplog.at_level(logging.WARNING):
+        second = app.sync_calendar("coaching", NOW + HOUR)
+
+    assert (first.outcome, first.events, second.outcome) == (Outcome.BASELINE, 1, Outcome.UPDATED)
+    assert kinds(app) == ["moved"]
+    assert warnings(caplog) == [
+        f'calendar "coaching" ({coach.calendar}): ignored 2 lines after END:VCALENDAR; '
+        "they are not part of the calendar"
+    ]
+
+
+def test_trailing_lines_are_cut_from_the_text_handed_on() -> None:
+    text = vcalendar(session("alice-1", DEC_10))
+
+    assert ensure_complete_calendar((text + "X-COMMENT:Podio\r\n\r\n").encode(), "cal") == text
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["BEGIN:VEVENT\r\nUID:late\r\n", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n", "X-COMMENT:a\r\nBEGIN:VTODO\r\n"],
+    ids=["event-begun", "second-calendar-begun", "todo-begun"],
+)
+def test_a_component_begun_after_the_end_is_still_a_cut_off_calendar(tail: str) -> None:
+    with pytest.raises(SourceError) as info:
+        ensure_complete_calendar((vcalendar(session("alice-1", DEC_10)) + tail).encode(), "cal")
+
+    assert str(info.value).startswith("cal: calendar ")
+    assert "cut off" in str(info.value) or "truncated or damaged" in str(info.value)
+
+
+def test_a_calendar_that_ends_early_is_still_refused() -> None:
+    text = vcalendar(session("alice-1", DEC_10))
+
+    with pytest.raises(SourceError) as info:
+        ensure_complete_calendar(text[: text.index("END:VCALENDAR")].encode(), "cal")
+
+    assert str(info.value) == f"cal: {CUT_OFF}"
