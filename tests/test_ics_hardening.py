@@ -83,3 +83,18 @@ def test_a_calendar_that_ends_early_is_still_refused() -> None:
         ensure_complete_calendar(text[: text.index("END:VCALENDAR")].encode(), "cal")
 
     assert str(info.value) == f"cal: {CUT_OFF}"
+
+
+# --- 12: bytes that are not UTF-8 as they stand ------------------------------
+
+
+def test_a_fold_between_the_two_bytes_of_a_character_is_read_whole(coach: Coach, app: App) -> None:
+    """RFC 5545 folds between octets; some exporters cut a UTF-8 character in two."""
+    data = vcalendar(session("alice-1", DEC_10, summary="Coaching with Zoé"), fold_lines=False).encode("utf-8")
+    split_at = data.index("é".encode()) + 1
+    coach.calendar.write_bytes(data[:split_at] + b"\r\n " + data[split_at:])
+
+    report = app.sync_calendar("coaching", NOW)
+
+    assert (report.outcome, report.events, report.skipped) == (Outcome.BASELINE, 1, 0)
+    assert [o.summary for o in app.store.snapshots.occurrences("coaching")] == ["Coaching with Zoé"]

@@ -62,6 +62,8 @@ _BEGIN_VCALENDAR = re.compile(r"BEGIN:VCALENDAR[ \t]*(?:\r?\n|\r|\Z)", re.IGNORE
 # component boundary, so it correctly does not match.
 _BOUNDARY = re.compile(r"\n((?:BEGIN|END):V(?:CALENDAR|EVENT))[ \t]*\r?$", re.MULTILINE | re.IGNORECASE)
 _END_VCALENDAR = re.compile(r"^END:VCALENDAR[ \t]*(?:\r\n|\r|\n|\Z)", re.MULTILINE | re.IGNORECASE)
+# A line break and a space or tab continue a line; blank lines before it are skipped, as icalendar does.
+_BYTE_FOLD = re.compile(rb"(?:\r?\n)+[ \t]")
 _COMPONENT_LINE = re.compile(r"^(?:BEGIN|END):", re.MULTILINE | re.IGNORECASE)
 # What each calendar was last warned about, so a daemon polling an unchanged file warns once, not every poll.
 _warned: dict[tuple[str, str], str] = {}
@@ -148,10 +150,24 @@ def _decode(data: bytes, origin: str, content_type: str | None) -> str:
             f"{origin}: the server declares an unknown charset {charset!r}; serve the calendar as UTF-8"
         ) from None
     except UnicodeDecodeError as exc:
+        if codecs.lookup(charset).name == "utf-8" and (unfolded := _unfolded_utf8(data)) is not None:
+            return unfolded
         raise SourceError(
             f"{origin}: calendar is not valid {charset} text (bad byte at offset {exc.start}); "
             "save or serve it as UTF-8"
         ) from None
+
+
+def _unfolded_utf8(data: bytes) -> str | None:
+    """The text with its folds undone on the bytes, or None when it is not UTF-8 even then.
+
+    RFC 5545 folds lines between octets, so a fold may cut a character in two; only
+    the unfolded bytes decode. Unfolding changes nothing an iCalendar reader sees.
+    """
+    try:
+        return _BYTE_FOLD.sub(b"", data).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def redact_url(url: str) -> str:
