@@ -29,11 +29,13 @@ log = logging.getLogger(__name__)
 _VEVENT_BLOCK = re.compile(
     r"^BEGIN:VEVENT[ \t]*\r?\n.*?^END:VEVENT[ \t]*(?:\r?\n|\Z)", re.MULTILINE | re.DOTALL | re.IGNORECASE
 )
-_UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
+_UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:(?:\r?\n)+[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
 _NESTED = re.compile(
     r"^BEGIN:(VALARM|VLOCATION|PARTICIPANT)\b.*?^END:\1\b[^\r\n]*", re.MULTILINE | re.DOTALL | re.IGNORECASE
 )
-_FOLD = re.compile(r"\r?\n[ \t]")
+# RFC 5545, 3.1: a line break and a space or tab continue a line. Blank lines before the
+# continuation are skipped, as icalendar does (Mozilla Calendar writes them).
+_FOLD = re.compile(r"(?:\r?\n)+[ \t]")
 _GROUP_MARK = "X-COACHSYNC-GROUP"
 # Without these an event cannot be placed in time; a bad SUMMARY is harmless.
 _ESSENTIAL = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"})
@@ -83,6 +85,14 @@ def _unescape_text(value: str) -> str:
 
 
 def _block_uid(block: str) -> str | None:
+    """The event's own UID; the unfolded block is searched too, for a name folded away from its value."""
+    uid = _unfolded_uid(block)
+    if uid is None and _FOLD.search(block):  # KOrganizer writes "UID", then " :value" on the next line
+        uid = _unfolded_uid(_FOLD.sub("", block))
+    return uid
+
+
+def _unfolded_uid(block: str) -> str | None:
     found = _UID_LINE.search(block)
     nested = block.find("\nBEGIN:")
     if found is not None and nested != -1 and found.start() > nested:

@@ -98,3 +98,44 @@ def test_a_fold_between_the_two_bytes_of_a_character_is_read_whole(coach: Coach,
 
     assert (report.outcome, report.events, report.skipped) == (Outcome.BASELINE, 1, 0)
     assert [o.summary for o in app.store.snapshots.occurrences("coaching")] == ["Coaching with Zoé"]
+
+
+# --- 4: a UID folded right after its name ------------------------------------
+
+KORGANIZER_FOLD = "\r\n "
+MOZILLA_FOLD = "\r\n\r\n "
+
+
+def fold_uids(text: str, fold: str) -> str:
+    """Fold every UID line right after its name, as KOrganizer (and Mozilla, with a blank line) do."""
+    return text.replace("\r\nUID:", f"\r\nUID{fold}:")
+
+
+@pytest.mark.parametrize("fold", [KORGANIZER_FOLD, MOZILLA_FOLD], ids=["korganizer", "mozilla"])
+def test_a_uid_folded_after_its_name_keys_the_event_and_reordering_records_nothing(
+    coach: Coach, app: App, fold: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = session("alice-1", DEC_10)
+    bob = session("bob-1", DEC_11, "bob@example.com")
+    coach.write_raw(fold_uids(vcalendar(alice, bob), fold))
+    app.sync_calendar("coaching", NOW)
+
+    coach.write_raw(fold_uids(vcalendar(bob, alice), fold))
+    with caplog.at_level(logging.WARNING):
+        report = app.sync_calendar("coaching", NOW + HOUR)
+
+    assert (report.outcome, report.events, report.skipped, report.changes) == (Outcome.UPDATED, 2, 0, ())
+    assert sorted(app.store.snapshots.group_digests("coaching")) == ["alice-1", "bob-1"]
+    assert warnings(caplog) == []
+
+
+def test_a_folded_uid_moves_only_its_own_session(coach: Coach, app: App) -> None:
+    alice = session("alice-1", DEC_10)
+    coach.write_raw(fold_uids(vcalendar(session("bob-1", DEC_11, "bob@example.com"), alice), KORGANIZER_FOLD))
+    app.sync_calendar("coaching", NOW)
+
+    moved = session("alice-1", DEC_10 + 3 * HOUR)
+    coach.write_raw(fold_uids(vcalendar(session("bob-1", DEC_11, "bob@example.com"), moved), KORGANIZER_FOLD))
+    app.sync_calendar("coaching", NOW + HOUR)
+
+    assert [(r.change.kind.value, r.change.uid) for r in app.store.history.records()] == [("moved", "alice-1")]
