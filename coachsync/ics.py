@@ -31,7 +31,12 @@ _VEVENT_BLOCK = re.compile(
 )
 _UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:(?:\r?\n)+[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
 _NESTED = re.compile(
-    r"^BEGIN:(VALARM|VLOCATION|PARTICIPANT)\b.*?^END:\1\b[^\r\n]*", re.MULTILINE | re.DOTALL | re.IGNORECASE
+    r"^BEGIN:(VALARM|VLOCATION|PARTICIPANT)\b.*?^END:\1\b[^\r\n]*(?:\r?\n)?", re.MULTILINE | re.DOTALL | re.IGNORECASE
+)
+# A component outside the events: a VTIMEZONE is kept, tasks, journals and the like are not parsed.
+_OUTSIDE_COMPONENT = re.compile(
+    r"^BEGIN:(?!VCALENDAR\b)([A-Z0-9-]+)[ \t]*\r?\n.*?^END:\1[ \t]*(?:\r?\n|\Z)",
+    re.MULTILINE | re.DOTALL | re.IGNORECASE,
 )
 # RFC 5545, 3.1: a line break and a space or tab continue a line. Blank lines before the
 # continuation are skipped, as icalendar does (Mozilla Calendar writes them).
@@ -145,6 +150,8 @@ def split_calendar(text: str) -> SplitCalendar:
     if "VEVENT" in header.upper():  # property names are case-insensitive: take the slow, exact path
         spans = [m.span() for m in _VEVENT_BLOCK.finditer(text)]
         header = _between(text, spans)
+    # Only events and their time zones are parsed: one unreadable task must not sink every event.
+    header = _OUTSIDE_COMPONENT.sub(lambda m: m[0] if m[1].upper() == "VTIMEZONE" else "", header)
     groups: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
     position = 0
@@ -174,6 +181,8 @@ def _calendar_text(split: SplitCalendar, uids: Sequence[str]) -> str:
     parts = [head if head.endswith("\n") else head + "\r\n"]
     for index, uid in enumerate(uids):
         for block in split.groups[uid].blocks:
+            if block.find("\nBEGIN:") != -1:  # an alarm says nothing about when the session is; a bad one costs nothing
+                block = _NESTED.sub("", block)
             first_break = block.index("\n") + 1
             parts.append(block[:first_break] + f"{_GROUP_MARK}:{index}\r\n" + block[first_break:])
     parts.append("END:VCALENDAR\r\n")

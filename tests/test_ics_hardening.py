@@ -139,3 +139,43 @@ def test_a_folded_uid_moves_only_its_own_session(coach: Coach, app: App) -> None
     app.sync_calendar("coaching", NOW + HOUR)
 
     assert [(r.change.kind.value, r.change.uid) for r in app.store.history.records()] == [("moved", "alice-1")]
+
+
+# --- 5: a broken VTODO or VALARM beside healthy events -----------------------
+
+BROKEN_TODO = (
+    "BEGIN:VTODO\r\nUID:todo-1\r\nDTSTAMP:20260101T000000Z\r\nDUE:garbage\r\nSUMMARY:Invoices\r\nEND:VTODO\r\n"
+)
+BROKEN_ALARM = ["BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:Train leaves", "TRIGGER:PT-2H", "END:VALARM"]
+
+
+def test_an_unreadable_todo_costs_no_event(coach: Coach, app: App) -> None:
+    """Mozilla exports tasks beside events; one with a bad DUE made every event unreadable."""
+    coach.write_raw(vcalendar(session("alice-1", DEC_10), BROKEN_TODO, session("bob-1", DEC_11, "bob@example.com")))
+    first = app.sync_calendar("coaching", NOW)
+    coach.write_raw(
+        vcalendar(session("alice-1", DEC_10 + HOUR), BROKEN_TODO, session("bob-1", DEC_11, "bob@example.com"))
+    )
+
+    second = app.sync_calendar("coaching", NOW + HOUR)
+
+    assert (first.outcome, first.events, first.skipped) == (Outcome.BASELINE, 2, 0)
+    assert (second.parsed, second.skipped) == (1, 0)
+    assert [(r.change.kind.value, r.change.uid) for r in app.store.history.records()] == [("moved", "alice-1")]
+
+
+def test_an_unreadable_alarm_costs_not_its_event(coach: Coach, app: App) -> None:
+    """A railway ticket file: TRIGGER:PT-2H is no valid duration, but the journey is still on."""
+    coach.write_raw(
+        vcalendar(session("alice-1", DEC_10, extra=BROKEN_ALARM), session("bob-1", DEC_11, "bob@example.com"))
+    )
+    first = app.sync_calendar("coaching", NOW)
+    coach.write_raw(
+        vcalendar(session("alice-1", DEC_10 + HOUR, extra=BROKEN_ALARM), session("bob-1", DEC_11, "bob@example.com"))
+    )
+
+    second = app.sync_calendar("coaching", NOW + HOUR)
+
+    assert (first.outcome, first.events, first.skipped, second.skipped) == (Outcome.BASELINE, 2, 0, 0)
+    assert sorted(o.uid for o in app.store.snapshots.occurrences("coaching")) == ["alice-1", "bob-1"]
+    assert [(r.change.kind.value, r.change.uid) for r in app.store.history.records()] == [("moved", "alice-1")]
