@@ -79,6 +79,9 @@ class Window:
 class ParsedGroups:
     occurrences: dict[str, list[Occurrence]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+    # Groups holding two different copies of one event that nothing tells apart: their occurrences
+    # come from the copy picked by content, to be used only when nothing was known of the group.
+    ambiguous: set[str] = field(default_factory=set)
 
 
 def content_digest(text: str) -> str:
@@ -215,10 +218,11 @@ def _sequence(component: icalendar.Component) -> int:
 
 def _drop_broken_and_duplicates(
     calendar: icalendar.Calendar, uids: Sequence[str], split: SplitCalendar, calendar_name: str
-) -> set[str]:
-    """Remove events that cannot be read and lower-SEQUENCE duplicates; return the broken groups."""
+) -> tuple[set[str], set[str]]:
+    """Remove events that cannot be read and outdated duplicates; return the broken and the ambiguous groups."""
     broken: set[str] = set()
     kept: dict[tuple[str, str], icalendar.Component] = {}
+    duplicated: dict[str, bool] = {}  # group -> whether two copies tied
     survivors: list[icalendar.Component] = []
     for component in calendar.subcomponents:
         if component.name != "VEVENT":
@@ -240,21 +244,51 @@ def _drop_broken_and_duplicates(
         identity = (group_uid, recurrence)
         earlier = kept.get(identity)
         if earlier is not None:
-            log.warning(
-                "calendar=%s uid=%s line=%d: the same event appears twice; keeping the one with the highest SEQUENCE",
-                format_value(calendar_name),
-                format_value(group_uid),
-                split.groups[group_uid].line,
-            )
-            if _sequence(component) < _sequence(earlier):
-                continue
-            survivors.remove(earlier)
+            component, tie = _newer(earlier, component)
+            duplicated[group_uid] = duplicated.get(group_uid, False) or tie
         kept[identity] = component
-        survivors.append(component)
-    calendar.subcomponents[:] = [
-        c for c in survivors if c.name != "VEVENT" or uids[int(str(c.get(_GROUP_MARK)))] not in broken
-    ]
-    return broken
+    for group_uid, tie in duplicated.items():
+        log.warning(
+            "calendar=%s uid=%s line=%d: the same event appears twice%s",
+            format_value(calendar_name),
+            format_value(group_uid),
+            split.groups[group_uid].line,
+            " with the same SEQUENCE, LAST-MODIFIED and DTSTAMP; keeping what was known of it; delete one of them"
+            if tie
+            else "; keeping the one with the highest SEQUENCE, then LAST-MODIFIED, then DTSTAMP",
+        )
+    events = [c for (group_uid, _), c in kept.items() if group_uid not in broken]
+    calendar.subcomponents[:] = [*survivors, *events]
+    return broken, {group_uid for group_uid, tie in duplicated.items() if tie}
+
+
+def _stamp(component: icalendar.Component, name: str) -> float:
+    """A UTC date-time property as a number to compare; missing or unreadable counts as oldest."""
+    try:
+        value = component.decoded(name)
+    except Exception:  # icalendar raises many types for bad values
+        return float("-inf")
+    if not isinstance(value, datetime):
+        return float("-inf")
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).timestamp()
+
+
+def _newer(one: icalendar.Component, other: icalendar.Component) -> tuple[icalendar.Component, bool]:
+    """Which of two copies of one event counts, whatever their order in the file, and whether it was a tie.
+
+    SEQUENCE, then LAST-MODIFIED, then DTSTAMP decide. Two different copies that tie on all
+    three are ambiguous: the one picked by content only stands in until the caller decides.
+    """
+
+    def rank(c: icalendar.Component) -> tuple[int, float, float]:
+        return _sequence(c), _stamp(c, "LAST-MODIFIED"), _stamp(c, "DTSTAMP")
+
+    if rank(one) != rank(other):
+        return max(one, other, key=rank), False
+    one_text, other_text = one.to_ical(), other.to_ical()
+    if one_text == other_text:
+        return one, False
+    return (one if one_text < other_text else other), True
 
 
 def _aware(value: date | datetime, zone: tzinfo) -> tuple[datetime, bool]:
@@ -330,7 +364,8 @@ def _parse_batch(
 ) -> ParsedGroups:
     calendar = icalendar.Calendar.from_ical(_calendar_text(split, uids))
     calendar = x_wr_timezone.to_standard(calendar)
-    result = ParsedGroups(failed=_drop_broken_and_duplicates(calendar, uids, split, calendar_name))
+    failed, ambiguous = _drop_broken_and_duplicates(calendar, uids, split, calendar_name)
+    result = ParsedGroups(failed=failed, ambiguous=ambiguous)
     for uid in uids:
         if uid not in result.failed:
             result.occurrences[uid] = []
@@ -374,6 +409,7 @@ def parse_groups(
         part = _parse_isolating(split, wanted[start : start + BATCH_SIZE], calendar_name, window, zone, match_client)
         merged.occurrences.update(part.occurrences)
         merged.failed |= part.failed
+        merged.ambiguous |= part.ambiguous
     return merged
 
 
@@ -405,6 +441,7 @@ def _parse_isolating(
         part = _parse_isolating(split, half, calendar_name, window, zone, match_client)
         merged.occurrences.update(part.occurrences)
         merged.failed |= part.failed
+        merged.ambiguous |= part.ambiguous
     return merged
 
 

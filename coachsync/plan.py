@@ -100,8 +100,10 @@ def plan_pass(
     `stored` are the store's occurrences of `selection.previous_uids`; `upcoming` is how many
     sessions of this calendar the store counts ahead of `now`, for the mass-change verdict.
     """
-    previous = [_rematched(o, match_client) for o in stored if o.uid not in parsed.failed]
-    current = [o for uid in parsed.occurrences for o in parsed.occurrences[uid]]
+    # What was known is kept of an unreadable group, and of an ambiguous one unless this is a baseline.
+    held = parsed.failed if selection.baseline else parsed.failed | (parsed.ambiguous & known.groups.keys())
+    previous = [_rematched(o, match_client) for o in stored if o.uid not in held]
+    current = [o for uid in parsed.occurrences if uid not in held for o in parsed.occurrences[uid]]
     changes: list[Change] = []
     mass_change = None
     if known.state is not None and not selection.baseline:
@@ -116,6 +118,7 @@ def plan_pass(
     groups = {
         uid: GroupSnapshot(split.groups[uid].digest, window.end, tuple(found))
         for uid, found in parsed.occurrences.items()
+        if uid not in held
     }
     return PassPlan(
         baseline=selection.baseline,

@@ -179,3 +179,88 @@ def test_an_unreadable_alarm_costs_not_its_event(coach: Coach, app: App) -> None
     assert (first.outcome, first.events, first.skipped, second.skipped) == (Outcome.BASELINE, 2, 0, 0)
     assert sorted(o.uid for o in app.store.snapshots.occurrences("coaching")) == ["alice-1", "bob-1"]
     assert [(r.change.kind.value, r.change.uid) for r in app.store.history.records()] == [("moved", "alice-1")]
+
+
+# --- 9: the same event twice -------------------------------------------------
+
+ORDERS = pytest.mark.parametrize("order", ["as-written", "reversed"])
+
+
+def twice(first: str, second: str, order: str) -> str:
+    return vcalendar(first, second) if order == "as-written" else vcalendar(second, first)
+
+
+@ORDERS
+def test_a_duplicate_with_the_same_sequence_records_nothing_and_keeps_what_was_known(
+    coach: Coach, app: App, order: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    known = session("alice-1", DEC_10, extra=("SEQUENCE:1",))
+    later = session("alice-1", DEC_10 + 5 * HOUR, extra=("SEQUENCE:1",))
+    coach.write_raw(vcalendar(known))
+    app.sync_calendar("coaching", NOW)
+
+    coach.write_raw(twice(known, later, order))
+    with caplog.at_level(logging.WARNING):
+        during = app.sync_calendar("coaching", NOW + HOUR)
+    coach.write_raw(vcalendar(known))
+    after = app.sync_calendar("coaching", NOW + 2 * HOUR)
+
+    assert (during.changes, during.skipped, after.changes) == ((), 0, ())
+    assert app.store.history.records() == []
+    assert [o.start for o in app.store.snapshots.occurrences("coaching")] == [DEC_10]
+    [warning] = warnings(caplog)
+    assert warning.startswith("calendar=coaching uid=alice-1 line=")
+    assert warning.endswith(
+        ": the same event appears twice with the same SEQUENCE, LAST-MODIFIED and DTSTAMP; "
+        "keeping what was known of it; delete one of them"
+    )
+
+
+def test_a_duplicate_seen_first_is_kept_the_same_whatever_the_order(coach: Coach, open_app) -> None:
+    one = session("alice-1", DEC_10, extra=("SEQUENCE:1",))
+    other = session("alice-1", DEC_10 + 5 * HOUR, extra=("SEQUENCE:1",))
+    starts = {}
+    for order in ("as-written", "reversed"):
+        (coach.root / order).mkdir()
+        world = Coach(coach.root / order)
+        world.write_raw(twice(one, other, order))
+        application = open_app(world)
+        report = application.sync_calendar("coaching", NOW)
+        starts[order] = ([o.start for o in application.store.snapshots.occurrences("coaching")], report.skipped)
+
+    assert starts["as-written"] == starts["reversed"]
+    assert len(starts["as-written"][0]) == 1
+
+
+@ORDERS
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [
+        (("SEQUENCE:1",), ("SEQUENCE:2",)),
+        (("SEQUENCE:1", "LAST-MODIFIED:20261201T080000Z"), ("SEQUENCE:1", "LAST-MODIFIED:20261201T090000Z")),
+        (("SEQUENCE:1",), ("SEQUENCE:1", "LAST-MODIFIED:20261201T090000Z")),
+    ],
+    ids=["sequence", "last-modified", "last-modified-only-on-one"],
+)
+def test_a_duplicate_is_resolved_by_sequence_then_last_modified_whatever_the_order(
+    coach: Coach, app: App, order: str, older: tuple[str, ...], newer: tuple[str, ...]
+) -> None:
+    coach.write_raw(vcalendar(session("alice-1", DEC_10, extra=older)))
+    app.sync_calendar("coaching", NOW)
+
+    coach.write_raw(twice(session("alice-1", DEC_10, extra=older), session("alice-1", DEC_11, extra=newer), order))
+    app.sync_calendar("coaching", NOW + HOUR)
+
+    assert [(r.change.kind.value, r.change.new_start) for r in app.store.history.records()] == [("moved", DEC_11)]
+
+
+@ORDERS
+def test_a_duplicate_is_resolved_by_dtstamp_last(coach: Coach, app: App, order: str) -> None:
+    coach.write_raw(vcalendar(session("alice-1", DEC_10)))
+    app.sync_calendar("coaching", NOW)
+    newer = session("alice-1", DEC_11).replace("DTSTAMP:20260101T000000Z", "DTSTAMP:20261201T090000Z")
+
+    coach.write_raw(twice(session("alice-1", DEC_10), newer, order))
+    app.sync_calendar("coaching", NOW + HOUR)
+
+    assert [(r.change.kind.value, r.change.new_start) for r in app.store.history.records()] == [("moved", DEC_11)]
