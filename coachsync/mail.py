@@ -23,8 +23,10 @@ backoff, 5xx failed with the server's reason.
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -35,6 +37,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import yagmail
 
@@ -53,6 +56,7 @@ MAX_ATTEMPTS = 12
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 _ERROR_LIMIT = 300
+_SMTP_POLICY = email.policy.SMTP
 _MESSAGE_ID = re.compile(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+>")
 
 
@@ -97,15 +101,38 @@ def compose(message: OutboxMessage, sender: str) -> EmailMessage:
     """The message exactly as it is sent or written: plain text, one line per header."""
     if not _MESSAGE_ID.fullmatch(message.message_id):
         raise InvalidMessage(f"invalid Message-ID {shorten(repr(message.message_id), 80)}")
-    mail = EmailMessage(policy=email.policy.SMTP)
+    mail = EmailMessage(policy=_SMTP_POLICY)
     mail["From"] = checked_address(sender, "sender (mail.from)")
     mail["To"] = checked_address(message.recipient, "recipient")
-    # Folded to one line here too: a subject never carries a line break into the header block.
-    mail["Subject"] = " ".join("".join(ch if ch.isprintable() else " " for ch in message.subject).split())
+    mail["Subject"] = subject_line(message.subject)
     mail["Date"] = format_datetime(message.created_at)
     mail["Message-ID"] = message.message_id
     mail.set_content(message.body, subtype="plain", charset="utf-8", cte="quoted-printable")
+    _check_headers(mail)
     return mail
+
+
+def subject_line(text: str) -> str:
+    """The subject as one printable line that a mail client reads back exactly so.
+
+    The email package decodes RFC 2047 encoded words (`=?utf-8?q?Hi=0D=0A…?=`) when a header is
+    set, and a receiver decodes what we write once more; so the text is decoded until nothing is
+    left to decode, and flattened to one line after each round, before it becomes the header.
+    """
+    while True:
+        line = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+        decoded = str(_SMTP_POLICY.header_factory("Subject", line))
+        if decoded == line:
+            return line
+        text = decoded  # shorter than `line`: decoding an encoded word always shrinks it
+
+
+def _check_headers(mail: EmailMessage) -> None:
+    """Belt and braces: the bytes we send must parse back to exactly the headers we set, unchanged."""
+    head = mail.as_bytes().partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    parsed = email.message_from_bytes(head, policy=email.policy.default)
+    if parsed.items() != [(name, str(value)) for name, value in mail.items()]:
+        raise InvalidMessage("its headers would not read back as written")
 
 
 def eml_name(message: OutboxMessage) -> str:
@@ -184,9 +211,57 @@ def smtp_password(smtp: SmtpConfig) -> str | None:
     return password
 
 
+class _Utf8Smtp(smtplib.SMTP):
+    """smtplib sends AUTH only in ASCII and raises UnicodeEncodeError (naming a character of the
+    password and its position) for anything else; RFC 4616 PLAIN carries UTF-8, and servers read
+    LOGIN and CRAM-MD5 the same way, so the login here is encoded as UTF-8."""
+
+    def auth(self, mechanism: str, authobject: Any, *, initial_response_ok: bool = True) -> tuple[int, bytes]:
+        mechanism = mechanism.upper()
+        initial = authobject() if initial_response_ok else None
+        if initial is not None:
+            code, reply = self.docmd("AUTH", f"{mechanism} {_base64(initial)}")
+            self._auth_challenge_count = 1
+        else:
+            code, reply = self.docmd("AUTH", mechanism)
+            self._auth_challenge_count = 0
+        while code == 334:
+            self._auth_challenge_count += 1
+            if self._auth_challenge_count > _MAX_CHALLENGES:
+                raise smtplib.SMTPException(f"the server kept asking during AUTH {mechanism}")
+            code, reply = self.docmd(_base64(authobject(base64.decodebytes(reply))))
+        if code in (235, 503):
+            return code, reply
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+    def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:  # type: ignore[override]
+        if challenge is None:
+            return None
+        return f"{self.user} {hmac.HMAC(self.password.encode(), challenge, 'md5').hexdigest()}"
+
+
+class _Utf8SmtpSsl(_Utf8Smtp, smtplib.SMTP_SSL):
+    """The same login over an SSL connection (`mail.smtp.ssl`)."""
+
+
+_MAX_CHALLENGES = 5
+
+
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+class _Client(yagmail.Client):
+    """yagmail's session, opened on a connection that logs in with UTF-8."""
+
+    @property
+    def connection(self) -> type[smtplib.SMTP]:
+        return _Utf8SmtpSsl if self.ssl else _Utf8Smtp
+
+
 def smtp_client(smtp: SmtpConfig, sender: str, password: str | None) -> yagmail.Client:
     """A yagmail client for the coach's server, not yet connected; `login()` opens the session."""
-    client = yagmail.Client(
+    client = _Client(
         # A dict keeps yagmail from appending "@gmail.com" to a username without "@".
         user={smtp.username: smtp.username} if smtp.username else sender,
         password=password,

@@ -53,9 +53,7 @@ def _from_command(what: str, command: str) -> str:
     if not argv:
         raise SecretError(f"{what}: the command is empty")
     try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL
-        )
+        done = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise SecretError(f"{what}: command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired:
@@ -65,7 +63,12 @@ def _from_command(what: str, command: str) -> str:
     if done.returncode != 0:
         # stderr may echo the secret or a path to it: say only that it failed.
         raise SecretError(f"{what}: {argv[0]} exited with status {done.returncode}")
-    secret = done.stdout.splitlines()[0] if done.stdout else ""
+    try:
+        # Decoded here, as UTF-8 whatever the locale: a decoding error would name a byte of the secret.
+        output = done.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretError(f"{what}: {argv[0]} printed text that is not UTF-8") from None
+    secret = output.splitlines()[0] if output else ""
     if not secret:
         raise SecretError(f"{what}: {argv[0]} printed nothing")
     return secret
