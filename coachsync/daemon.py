@@ -191,6 +191,10 @@ class Daemon:
         paths = {c.ics_file.resolve(): c.name for c in self.app.config.calendars if c.ics_file is not None}
         if not paths:
             return None
+        # watchdog logs every raw event in the watched folders at debug level, before any handler
+        # sees it: a log file in a calendar's folder would then log its own writes, forever.
+        # Only the calendar files matter (see _FileEvents), so its own lines stay at info and above.
+        logging.getLogger("watchdog").setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
         observer = Observer()
         handler = _FileEvents(paths, self._mark_due)
         for directory in {path.parent for path in paths}:
