@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,12 +22,23 @@ def moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _create_private(path: Path) -> None:
+    """An empty file (which SQLite reads as an empty database) that only its owner can read."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 class Database:
     """The connection and its transactions; repositories share it, so one transaction spans them all."""
 
     def __init__(self, path: Path) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # The coach's alone, like the .eml files: the state directory when it is created here,
+            # and the database, whose mode SQLite gives its -wal and -shm files too.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _create_private(path)
             # One connection per process, used by one thread at a time (the daemon's loop),
             # which need not be the thread that opened it.
             self.connection = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
