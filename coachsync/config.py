@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -300,7 +300,17 @@ class Config(_Model):
         try:
             return model.model_validate(data, context={"base_dir": self.path.parent})
         except ValidationError as exc:
-            raise _config_error(exc, str(self.path), self._lines, loc, model) from None
+            raise _config_error(exc.errors(), str(self.path), self._lines, loc, model) from None
+
+    def check_keys(self, loc: Loc, model: type[BaseModel], data: Any) -> None:
+        """Check only that every key of a section is one of `model`'s (a disabled plugin's): its
+        values may wait, a misspelt key would be silently ignored."""
+        try:
+            model.model_validate(data, context={"base_dir": self.path.parent})
+        except ValidationError as exc:
+            unknown = [error for error in exc.errors() if error["type"] == "extra_forbidden"]
+            if unknown:
+                raise _config_error(unknown, str(self.path), self._lines, loc, model) from None
 
     def line_of(self, loc: Loc) -> int | None:
         """The line of a key, for errors found after validation (a policy naming no plugin)."""
@@ -364,7 +374,7 @@ def load_config(path: Path | str) -> Config:
     try:
         config = Config.model_validate({**data, "path": path}, context={"base_dir": path.parent})
     except ValidationError as exc:
-        raise _config_error(exc, file, lines) from None
+        raise _config_error(exc.errors(), file, lines) from None
     config._lines.update(lines)
     return config
 
@@ -422,7 +432,11 @@ def _line(node: Any, kind: str, key: Any) -> int | None:
 
 
 def _config_error(
-    exc: ValidationError, file: str, lines: dict[Loc, int], prefix: Loc = (), root: type[BaseModel] | None = None
+    found: Iterable[ErrorDetails],
+    file: str,
+    lines: dict[Loc, int],
+    prefix: Loc = (),
+    root: type[BaseModel] | None = None,
 ) -> ConfigError:
     """Report the error nearest the top of the file, as a coach would fix them in order.
 
@@ -430,7 +444,7 @@ def _config_error(
     (`calender:`), and the unknown-key message is the one that says what to fix.
     """
     errors = []
-    for error in exc.errors():
+    for error in found:
         loc: Loc = (*prefix, *error["loc"])
         problem = _problem(error, root)
         cause = (error.get("ctx") or {}).get("error")

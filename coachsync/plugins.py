@@ -87,7 +87,7 @@ class _Found:
 
 
 class _Switch(PolicySettings):
-    """Reads only `enabled` from a section: a disabled policy's other settings are checked once it is on."""
+    """Reads only `enabled` from a section; a disabled policy's other values are checked once it is on."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -130,12 +130,14 @@ def load_plugins(config: Config, trace: bool = False) -> Plugins:
     except pluggy.PluginValidationError as error:
         raise PluginError(f"a plugin implements an unknown hook: {one_line(str(error))}") from None
 
-    enabled = {f.name for f in found if _enabled(config, f.name)}
+    by_name = {f.name: f for f in found}
+    # In the file's order, so the first error reported is the one nearest the top.
+    sections = {name: _section(config, manager, by_name[name]) for name in config.policies}
+    settings = {name: section for name, section in sorted(sections.items()) if section is not None}
+    enabled = set(settings)
     for plugin in found:
         if plugin.name not in enabled:
             manager.set_blocked(plugin.name)  # listed, never called
-    by_name = {f.name: f for f in found}
-    settings = {name: _settings(config, manager, by_name[name]) for name in sorted(enabled)}
     infos = tuple(
         PluginInfo(f.name, f.source, f.origin, f.version, f.name in enabled, hooks[f.name])
         for f in sorted(found, key=lambda f: f.name)
@@ -277,14 +279,23 @@ def _check_policy_keys(config: Config, names: Iterable[str]) -> None:
             )
 
 
-def _enabled(config: Config, name: str) -> bool:
-    if name not in config.policies:
-        return False
-    return config.validate_section(("policies", name), _Switch, config.policies[name]).enabled
+def _section(config: Config, manager: pluggy.PluginManager, plugin: _Found) -> PolicySettings | None:
+    """An enabled plugin's validated `policies.<name>`; None for a disabled one.
+
+    A disabled plugin's section is checked for `enabled` and for keys the plugin does not
+    know (a misspelt `enable:` must not read as "off"); its values may wait until it is on.
+    """
+    loc, data = ("policies", plugin.name), config.policies[plugin.name]
+    switch = config.validate_section(loc, _Switch, data)
+    model = _settings_model(manager, plugin)
+    if switch.enabled:
+        return config.validate_section(loc, model, data)
+    config.check_keys(loc, model, data)
+    return None
 
 
-def _settings(config: Config, manager: pluggy.PluginManager, plugin: _Found) -> PolicySettings:
-    """Validate `policies.<name>` with the model the plugin itself declares."""
+def _settings_model(manager: pluggy.PluginManager, plugin: _Found) -> type[PolicySettings]:
+    """The model the plugin itself declares for `policies.<name>`."""
     model: Any = PolicySettings
     if _implements(manager, "coachsync_policy_settings", plugin.name):
         try:
@@ -300,7 +311,7 @@ def _settings(config: Config, manager: pluggy.PluginManager, plugin: _Found) -> 
                 f"coachsync_policy_settings returned {getattr(model, '__name__', repr(model))}, not a subclass"
                 " of coachsync.hookspecs.PolicySettings",
             )
-    return config.validate_section(("policies", plugin.name), model, config.policies[plugin.name])
+    return model  # type: ignore[no-any-return]  # checked just above
 
 
 def _templates_dir(plugin: object) -> Path | None:
