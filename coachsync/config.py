@@ -238,6 +238,11 @@ class MailConfig(_Model):
     def _smtp_settings(self) -> MailConfig:
         if self.mode == "smtp" and self.smtp is None:
             raise _Located("mode is smtp but there is no smtp: section with at least host:", ("mode",))
+        if self.mode == "smtp" and "sender" not in self.model_fields_set:
+            # The default sender is a placeholder for outbox files; real mail must not go out from it.
+            raise _Located(
+                "mode is smtp but there is no from: address; give the address the emails are sent from", ("mode",)
+            )
         return self
 
 
@@ -284,7 +289,15 @@ class Config(_Model):
     @field_validator("clients")
     @classmethod
     def _unique_clients(cls, value: list[ClientConfig]) -> list[ClientConfig]:
-        _check_unique("client", [c.name for c in value])
+        # Titles and --client match names ignoring case, so "bob builder" would merge with "Bob Builder".
+        _check_unique("client", [c.name for c in value], fold=True)
+        owner: dict[str, tuple[int, int]] = {}
+        for index, client in enumerate(value):
+            for position, email in enumerate(client.emails):
+                first = owner.setdefault(email, (index, position))
+                if first[0] != index:  # the first client would always win, so this one never matches
+                    problem = f"email {email!r} already belongs to {value[first[0]].name!r}"
+                    raise _Located(problem, (index, "emails", position), (first[0], "emails", first[1]))
         return value
 
     @field_validator("plugins_dir")
@@ -325,13 +338,21 @@ class Config(_Model):
         return local
 
 
-def _check_unique(what: str, names: list[str]) -> None:
-    """Names key history in the database, so two entries with one name would merge."""
+def _check_unique(what: str, names: list[str], fold: bool = False) -> None:
+    """Names key history in the database, so two entries with one name would merge.
+
+    With `fold`, names that differ only in case (Unicode case folding) are the same name.
+    """
     first: dict[str, int] = {}
     for index, name in enumerate(names):
-        if name in first:
-            raise _Located(f"duplicate {what} name {name!r}", (index, "name"), (first[name], "name"))
-        first[name] = index
+        key = name.casefold() if fold else name
+        if key in first:
+            earlier = names[first[key]]
+            problem = f"duplicate {what} name {name!r}"
+            if earlier != name:
+                problem += f", the same as {earlier!r} ignoring case"
+            raise _Located(problem, (index, "name"), (first[key], "name"))
+        first[key] = index
 
 
 def _either(keys: tuple[str, ...]) -> str:
@@ -386,7 +407,10 @@ def _parse_yaml(text: str, file: str) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(file, mark.line + 1 if mark else None, "yaml", one_line(problem)) from None
+        line = mark.line + 1 if mark else None
+        if "'\\t'" in problem and line is not None:  # YAML never allows tabs for indentation
+            problem = f"use spaces, not tabs, to indent (line {line})"
+        raise ConfigError(file, line, "yaml", one_line(problem)) from None
     except ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise ConfigError(file, line, "yaml", f"unacceptable character #x{exc.character:04x}: {exc.reason}") from None
