@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .app import App
-from .config import SmtpConfig
+from .config import ClientConfig, SmtpConfig
 from .errors import CoachsyncError
 from .ics import parse_groups, split_calendar, window_around
 from .mail import smtp_client, smtp_password
@@ -50,6 +50,16 @@ def sessions_by_client(
         if occurrence.start > now and not occurrence.cancelled:
             upcoming.setdefault(occurrence.client, []).append(occurrence.start)
     return tuple(ClientSessions(name, len(starts), min(starts, default=None)) for name, starts in upcoming.items())
+
+
+def client_warnings(clients: Iterable[ClientConfig]) -> list[str]:
+    """A client with neither emails nor aliases is matched only by the whole name in a title."""
+    return [
+        f"client {client.name}: warning: no emails and no aliases, so only a session whose title"
+        f" contains {client.name!r} is matched to this client"
+        for client in clients
+        if not client.emails and not client.aliases
+    ]
 
 
 def check_calendar(app: App, name: str, now: datetime) -> CalendarCheck:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import logging
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
-from .errors import CoachsyncError, ConfigError
+from .errors import CoachsyncError, ConfigError, NotFoundError
 from .logs import configure_logging
 from .text import one_line
 
@@ -32,8 +33,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("coachsync")
 
 
-class _Group(click.Group):
+def _summary(command: click.Command) -> str:
+    """The first paragraph of a command's docstring, whole: a help list wraps it instead of cutting it."""
+    if command.short_help:
+        return command.short_help
+    return " ".join((command.help or "").partition("\n\n")[0].split())
+
+
+class _Command(click.Command):
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _summary(self)
+
+
+class _Subgroup(click.Group):
+    command_class = _Command
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _summary(self)
+
+
+class _Group(_Subgroup):
     """Turns errors a coach can fix into one line on stderr and the right exit code."""
+
+    group_class = _Subgroup
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -69,7 +91,7 @@ class _Context:
             self._app.close()
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -81,6 +103,7 @@ class _Context:
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default="info",
     show_default=True,
+    help="How much to log on standard error.",
 )
 @click.version_option(__version__, prog_name="coachsync")
 @click.pass_context
@@ -195,6 +218,32 @@ def _cell(text: str, limit: int = 40) -> str:
     return one_line(text, limit)
 
 
+def _client_name(app: App, given: str | None, recorded: Callable[[], Iterable[str | None]]) -> str | None:
+    """The exact name of the client `--client` means, compared with Unicode case folding.
+
+    The configured clients come first, then the names `recorded()` holds, so a client removed
+    from the config keeps their history. The store gets the exact name: SQLite's lower() folds
+    only A-Z. Anything else is a NotFoundError with the nearest name.
+    """
+    if given is None:
+        return None
+    wanted = given.strip().casefold()
+    names = [client.name for client in app.config.clients]
+    found = next((name for name in names if name.casefold() == wanted), None)
+    if found is None:
+        names += sorted({name for name in recorded() if name and name not in names})
+        found = next((name for name in names if name.casefold() == wanted), None)
+    if found is not None:
+        return found
+    folded = {name.casefold(): name for name in reversed(names)}
+    close = difflib.get_close_matches(wanted, list(folded), n=1)
+    if close:
+        hint = f"did you mean {folded[close[0]]!r}?"
+    else:
+        hint = f"the clients are {', '.join(names)}" if names else "the config lists no clients"
+    raise NotFoundError(f"no client named {given!r} in the config or the history; {hint}")
+
+
 @main.command()
 @click.option("--client", help="Only this client's records.")
 @click.option("--since", help="Only records detected on or after this date (YYYY-MM-DD).")
@@ -203,6 +252,7 @@ def _cell(text: str, limit: int = 40) -> str:
 def history(ctx: click.Context, client: str | None, since: str | None, as_json: bool) -> None:
     """List every recorded reschedule and cancellation."""
     app = _app(ctx)
+    client = _client_name(app, client, lambda: (r.change.client for r in app.history()))
     records = app.history(client=client, since=_parse_since(since, app.zone) if since else None)
     if as_json:
         click.echo(json.dumps([record_json(r, app.zone) for r in records], indent=2))
@@ -405,7 +455,11 @@ def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool) ->
         return
     if as_json and as_csv:
         raise click.UsageError("use either --json or --csv, not both")
-    ledger = [fee_json(fee) for fee in _app(ctx).fees(client=client)]
+    app = _app(ctx)
+    client = _client_name(
+        app, client, lambda: [f.client for f in app.fees()] + [r.change.client for r in app.history()]
+    )
+    ledger = [fee_json(fee) for fee in app.fees(client=client)]
     if as_json:
         click.echo(json.dumps(ledger, indent=2))
         return
@@ -495,12 +549,14 @@ def check(ctx: click.Context) -> None:
     2 on a config error.
     """
     from .app import utc_now
-    from .check import check_calendar, check_smtp
+    from .check import check_calendar, check_smtp, client_warnings
 
     app = _app(ctx)
     app.prepare()  # the config, its plugins and the database, as `run` checks them before it is ready
     now = utc_now()
     click.echo(f"config {app.config.path}: ok")
+    for warning in client_warnings(app.config.clients):
+        click.echo(warning)
     click.echo(f"database {app.database_path}: ok")
     enabled = [info.name for info in app.plugins.infos if info.enabled]
     click.echo(f"plugins: ok, enabled: {', '.join(enabled) or 'none'}")
