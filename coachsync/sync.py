@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .sources.base import Source
 
 log = logging.getLogger(__name__)
+policy_log = logging.getLogger("coachsync.policies")  # the policies' own lines, under one logger name
 
 
 class Outcome(StrEnum):
@@ -116,6 +117,7 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     if plan.mass_change is not None:
         raise MassChangeError(name, plan.mass_change.cancelled, plan.mass_change.upcoming)
 
+    recorded: tuple[Acted, ...] = ()
     with store.transaction():
         store.snapshots.write(
             name,
@@ -131,8 +133,9 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
         records = store.history.add(plan.changes, now)
         if settings.policies is not None and records:
             calls = [(record, plugin) for record in records for plugin in settings.policies.enabled]
-            write_policy_results(store, settings.policies.run(calls, _views(store, settings, now), now), now)
+            recorded = write_policy_results(store, settings.policies.run(calls, _views(store, settings, now), now), now)
     _log_changes(name, plan.changes, records)
+    _log_actions(recorded)
     return _report(name, plan, len(split.groups), len(selection.to_parse), len(parsed.failed), records)
 
 
@@ -145,17 +148,38 @@ def retry_policies(store: Store, calendar: str, settings: PassSettings, now: dat
     with store.transaction():
         # A plugin switched off since it failed is not run; its failure stays until it is back on.
         calls = [(store.history.record(f.change_id), f.plugin) for f in store.ledger.failures(calendar)]
-        write_policy_results(store, policies.run(calls, _views(store, settings, now), now), now)
+        recorded = write_policy_results(store, policies.run(calls, _views(store, settings, now), now), now)
+    _log_actions(recorded)
 
 
-def write_policy_results(store: Store, results: PolicyResults, now: datetime) -> None:
-    """What the policies asked for, each action under its idempotency key; a repeat adds nothing."""
+@dataclass(frozen=True, slots=True)
+class Acted:
+    """What one plugin's actions for one change added to the ledger and the outbox (repeats left out)."""
+
+    plugin: str
+    change: int
+    fees: int = 0
+    emails: int = 0
+    suggestions: int = 0
+
+
+def write_policy_results(store: Store, results: PolicyResults, now: datetime) -> tuple[Acted, ...]:
+    """What the policies asked for, each action under its idempotency key; a repeat adds nothing.
+    Returns what was recorded, per plugin and change, for the log once the pass is written."""
     with store.transaction():
-        store.ledger.add_fees(results.fees)
-        store.ledger.add_suggestions(results.suggestions)
-        store.outbox.add(results.emails)
+        fees = store.ledger.add_fees(results.fees)
+        suggestions = store.ledger.add_suggestions(results.suggestions)
+        emails = store.outbox.add(results.emails)
         store.ledger.record_failures(results.failures, now)
         store.ledger.clear_failures(results.succeeded)
+    counts: dict[tuple[str, int], Counter[str]] = {}
+    for kind, rows in (("fees", fees), ("emails", emails), ("suggestions", suggestions)):
+        for row in rows:
+            counts.setdefault((row.plugin, row.change_id), Counter())[kind] += 1
+    return tuple(
+        Acted(plugin, change, kinds["fees"], kinds["emails"], kinds["suggestions"])
+        for (plugin, change), kinds in sorted(counts.items(), key=lambda item: (item[0][1], item[0][0]))
+    )
 
 
 def _views(store: Store, settings: PassSettings, now: datetime) -> PolicyViews:
@@ -172,6 +196,12 @@ def _keep_sync_state(store: Store, name: str, state: CalendarState | None, sync_
     or every later poll would download the same changes again."""
     if state is not None and dict(state.sync_state) != dict(sync_state):
         store.snapshots.save_sync_state(name, sync_state)
+
+
+def _log_actions(recorded: Sequence[Acted]) -> None:
+    for acted in recorded:
+        counts = {"fees": acted.fees, "emails": acted.emails, "suggestions": acted.suggestions}
+        policy_log.info("policy acted", extra={"plugin": acted.plugin, "change": acted.change, **counts})
 
 
 def _log_changes(calendar: str, changes: Sequence[Change], records: Sequence[Record]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +55,10 @@ class Database:
 
     def execute(self, sql: str, arguments: object = ()) -> sqlite3.Cursor:
         return self.connection.execute(sql, arguments)  # type: ignore[arg-type]
+
+    def insert_new(self, sql: str, rows: Sequence[tuple[object, ...]]) -> list[bool]:
+        """Run an INSERT … ON CONFLICT DO NOTHING for each row; whether each row was inserted."""
+        return [self.connection.execute(sql, row).rowcount == 1 for row in rows]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -36,10 +36,12 @@ class Ledger:
             raise NotFoundError(f"no fee with id {fee_id}; see `coachsync fees`")
         return _fee(row)
 
-    def add_fees(self, fees: Iterable[FeeEntry]) -> None:
+    def add_fees(self, fees: Iterable[FeeEntry]) -> tuple[FeeEntry, ...]:
+        """Record new fees; returns those recorded now, without any whose key was already there."""
+        fees = tuple(fees)
         # ON CONFLICT on the key alone: a repeat is skipped, while any other broken constraint still fails.
         with self._db.transaction():
-            self._db.connection.executemany(
+            inserted = self._db.insert_new(
                 "INSERT INTO fees (idempotency_key, change_id, plugin, client, amount, currency, status, reason,"
                 " waived_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (idempotency_key) DO NOTHING",
@@ -49,6 +51,7 @@ class Ledger:
                     for f in fees
                 ],
             )
+        return tuple(fee for fee, new in zip(fees, inserted, strict=True) if new)
 
     def waive_fee(self, fee_id: int, reason: str) -> FeeEntry:
         """Waive an owed fee; a fee already waived keeps its first reason."""
@@ -75,13 +78,16 @@ class Ledger:
         )
         return [SuggestionEntry(i, c, p, cl, t, datetime.fromisoformat(at), k) for i, c, p, cl, t, at, k in rows]
 
-    def add_suggestions(self, suggestions: Iterable[SuggestionEntry]) -> None:
+    def add_suggestions(self, suggestions: Iterable[SuggestionEntry]) -> tuple[SuggestionEntry, ...]:
+        """Record new suggestions; returns those recorded now, without any whose key was already there."""
+        suggestions = tuple(suggestions)
         with self._db.transaction():
-            self._db.connection.executemany(
+            inserted = self._db.insert_new(
                 "INSERT INTO suggestions (idempotency_key, change_id, plugin, client, text, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
                 [(s.key, s.change_id, s.plugin, s.client, s.text, iso(s.created_at)) for s in suggestions],
             )
+        return tuple(suggestion for suggestion, new in zip(suggestions, inserted, strict=True) if new)
 
     # --- policy runs that failed, to retry ---
 

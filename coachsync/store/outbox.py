@@ -40,10 +40,11 @@ class Outbox:
             raise NotFoundError(f"no outbox message with id {message_id}; see `coachsync outbox`")
         return _message(row)
 
-    def add(self, messages: Iterable[OutboxMessage]) -> None:
-        """Queue new messages; one whose key is already in the outbox is skipped."""
+    def add(self, messages: Iterable[OutboxMessage]) -> tuple[OutboxMessage, ...]:
+        """Queue new messages; one whose key is already in the outbox is skipped. Returns those queued now."""
+        messages = tuple(messages)
         with self._db.transaction():
-            self._db.connection.executemany(
+            inserted = self._db.insert_new(
                 "INSERT INTO outbox (idempotency_key, message_id, change_id, plugin, client, recipient, subject, body,"
                 " status, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (idempotency_key) DO NOTHING",
@@ -53,6 +54,7 @@ class Outbox:
                     for m in messages
                 ],
             )
+        return tuple(message for message, new in zip(messages, inserted, strict=True) if new)
 
     def approve(self, message_id: int) -> OutboxMessage:
         """pending_approval -> queued: the coach read it and wants it sent."""
