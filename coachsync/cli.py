@@ -384,7 +384,11 @@ def send(ctx: click.Context) -> None:
     app = _app(ctx)
     report = app.deliver_mail(utc_now())
     for message in app.outbox():
-        if message.id in report.failed:
+        if message.id in report.written and report.written_to is not None:
+            from .mail import eml_name
+
+            click.echo(f"outbox message {message.id} written to {report.written_to / eml_name(message)}")
+        elif message.id in report.failed:
             click.echo(f"outbox message {message.id} failed: {message.error}", err=True)
         elif message.id in report.retrying:
             when = _local(message.next_attempt_at, app.zone)

@@ -184,7 +184,7 @@ class Daemon:
         except Exception as error:  # mail trouble must never stop the calendars being watched
             log.warning("mail delivery failed: %s", error)
             return
-        if report.sent or report.retrying or report.failed:
+        if report:
             log.info("%s", report.summary())
 
     def _start_watcher(self) -> BaseObserver | None:

@@ -75,10 +75,18 @@ class DeliveryReport:
     sent: tuple[int, ...] = ()
     retrying: tuple[int, ...] = ()
     failed: tuple[int, ...] = ()
+    # Outbox mode: rows written as .eml files into `written_to`, none of them sent.
+    written: tuple[int, ...] = ()
+    written_to: Path | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.retrying or self.failed or self.written)
 
     def summary(self) -> str:
-        if not (self.sent or self.retrying or self.failed):
+        if not self:
             return "mail: nothing to send"
+        if self.written_to is not None:
+            return f"mail: {len(self.written)} written to {self.written_to}, nothing sent, {len(self.failed)} failed"
         return f"mail: {len(self.sent)} sent, {len(self.retrying)} to retry, {len(self.failed)} failed"
 
 
@@ -152,7 +160,7 @@ def deliver_outbox(outbox: Outbox, mail: MailConfig, now: datetime) -> DeliveryR
 
 
 def _write_files(outbox: Outbox, mail: MailConfig, due: list[OutboxMessage], now: datetime) -> DeliveryReport:
-    sent: list[int] = []
+    written: list[int] = []
     failed: list[int] = []
     try:
         mail.outbox_dir.mkdir(parents=True, exist_ok=True)
@@ -166,10 +174,10 @@ def _write_files(outbox: Outbox, mail: MailConfig, due: list[OutboxMessage], now
             failed.append(message.id)
             continue
         _write_atomically(mail.outbox_dir / eml_name(message), data)
-        outbox.mark_sent(message.id, now)
-        sent.append(message.id)
+        outbox.mark_written(message.id, now)
+        written.append(message.id)
         log.info("outbox message %d written to %s", message.id, mail.outbox_dir)
-    return DeliveryReport(sent=tuple(sent), failed=tuple(failed))
+    return DeliveryReport(failed=tuple(failed), written=tuple(written), written_to=mail.outbox_dir)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -119,6 +119,7 @@ class MailStatus(StrEnum):
     PENDING_APPROVAL = "pending_approval"
     QUEUED = "queued"
     SENT = "sent"
+    WRITTEN = "written"  # outbox mode: an .eml file was written, nothing was sent
     FAILED = "failed"
     DISCARDED = "discarded"
 

@@ -344,7 +344,8 @@ def test_outbox_mode_writes_eml_files_with_exact_headers_and_sends_nothing(
     again = app.deliver_mail(NOW + DAY)
 
     names = [f"{r.id:06d}-{hashlib.sha256(r.message_id.encode()).hexdigest()[:12]}.eml" for r in rows]
-    assert (first, again) == (DeliveryReport(sent=(1, 2)), DeliveryReport())
+    # Written, not sent: outbox mode only ever writes files.
+    assert (first, again) == (DeliveryReport(written=(1, 2), written_to=tmp_path / "outbox"), DeliveryReport())
     assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == names
     data = (tmp_path / "outbox" / names[0]).read_bytes()
     head, _, body = data.partition(b"\r\n\r\n")
@@ -359,7 +360,7 @@ def test_outbox_mode_writes_eml_files_with_exact_headers_and_sends_nothing(
         "MIME-Version: 1.0",
     ]
     assert body == b"../../etc/evil name\r\n"
-    assert statuses(app) == [("sent", 1, None)] * 2
+    assert statuses(app) == [("written", 1, None)] * 2
     assert server.received == []
 
 

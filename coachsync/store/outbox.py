@@ -82,6 +82,14 @@ class Outbox:
             (iso(sent_at),),
         )
 
+    def mark_written(self, message_id: int, written_at: datetime) -> None:
+        """Outbox mode: the message is an .eml file now, and nothing was sent."""
+        self._update_queued(
+            message_id,
+            "status = 'written', attempts = attempts + 1, sent_at = ?, error = NULL, next_attempt_at = NULL",
+            (iso(written_at),),
+        )
+
     def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
         """Count a failed attempt and keep the row queued until `next_attempt_at`."""
         self._update_queued(

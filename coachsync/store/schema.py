@@ -114,6 +114,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (change_id, plugin)
     );
     """,
+    # version 3: in outbox mode a message is `written` to an .eml file, not `sent`. SQLite cannot change a
+    # CHECK constraint in place, so the table is rebuilt with every row kept.
+    """
+    CREATE TABLE outbox_v3 (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        message_id       TEXT NOT NULL UNIQUE,
+        change_id        INTEGER NOT NULL REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        recipient        TEXT,
+        subject          TEXT NOT NULL,
+        body             TEXT NOT NULL,
+        status           TEXT NOT NULL
+                         CHECK (status IN ('pending_approval', 'queued', 'sent', 'written', 'failed', 'discarded')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT,
+        error            TEXT,
+        created_at       TEXT NOT NULL,
+        sent_at          TEXT
+    );
+    INSERT INTO outbox_v3 SELECT * FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v3 RENAME TO outbox;
+    CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
