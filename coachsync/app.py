@@ -20,7 +20,7 @@ from .agreement import RESCHEDULE_KINDS, counts_against, is_late
 from .clients import ClientMatcher
 from .config import CalendarConfig, Config
 from .errors import CoachsyncError
-from .model import ChangeKind, FeeEntry, MailStatus, OutboxMessage, Record, SuggestionEntry
+from .model import ChangeKind, FeeEntry, MailStatus, OutboxMessage, PolicyFailure, Record, SuggestionEntry
 from .store import Store
 
 if TYPE_CHECKING:
@@ -162,6 +162,12 @@ class App:
                 yield self.sync_calendar(name, now, accept_mass_change)
             except CoachsyncError as error:
                 yield PassFailure(name, error)
+
+    def open_policy_failures(self, calendar: str | None = None) -> list[PolicyFailure]:
+        """Plugins that failed on a change and are retried on every pass; a plugin switched off since
+        is left out, as it is not retried until it is back on."""
+        enabled = set(self.policies.enabled)
+        return [f for f in self.store.ledger.failures(calendar) if f.plugin in enabled]
 
     # --- mail ---
 

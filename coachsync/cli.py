@@ -28,7 +28,7 @@ from .text import one_line
 if TYPE_CHECKING:
     from .app import App
     from .config import Config
-    from .model import FeeEntry, Record
+    from .model import FeeEntry, PolicyFailure, Record
 
 log = logging.getLogger("coachsync")
 
@@ -134,8 +134,19 @@ def sync(ctx: click.Context, accept_mass_change: bool) -> None:
     for result in app.sync_all(utc_now(), accept_mass_change):
         failed |= isinstance(result, PassFailure)
         click.echo(result.summary(), err=isinstance(result, PassFailure))
+    for failure in app.open_policy_failures():
+        failed = True
+        click.echo(_policy_failure(failure), err=True)
     if failed:
         ctx.exit(1)
+
+
+def _policy_failure(failure: PolicyFailure) -> str:
+    tries = f"{failure.attempts} attempt{'s' if failure.attempts != 1 else ''}"
+    return (
+        f"policy {failure.plugin} FAILED on change {failure.change_id} ({tries}): {failure.error};"
+        " it is retried on every pass: fix the plugin or switch it off"
+    )
 
 
 @main.command()
@@ -565,6 +576,9 @@ def check(ctx: click.Context) -> None:
     enabled = [info.name for info in app.plugins.infos if info.enabled]
     click.echo(f"plugins: ok, enabled: {', '.join(enabled) or 'none'}")
     problems = 0
+    for failure in app.open_policy_failures():
+        problems += 1
+        click.echo(_policy_failure(failure))
     for name in app.sources:
         result = check_calendar(app, name, now)
         if result.problem is not None:

@@ -165,9 +165,14 @@ class Daemon:
                 self.last_results[name] = f"{name}: FAILED: unexpected {type(error).__name__}"
             self._record_pass(name, "failed")
         else:
-            self._schedule.failures.pop(name, None)
+            failed_passes = self._schedule.failures.pop(name, 0)
+            if failed_passes:
+                log.info("calendar read again after %d failed pass(es)", failed_passes, extra={"calendar": name})
             delay = self._poll_delay(name)
             self.last_results[name] = report.summary()
+            open_failures = len(self.app.open_policy_failures(name))
+            if open_failures:
+                self.last_results[name] += f"; {open_failures} policy failure(s), see `coachsync check`"
             # An idle calendar is read every few minutes for months: only what changed is worth a line.
             level = logging.DEBUG if report.outcome is Outcome.UNCHANGED else logging.INFO
             log.log(level, "%s", report.summary(), extra={"calendar": name})
