@@ -6,6 +6,13 @@ groups whose fingerprint differs from the stored snapshot go through
 icalendar, x-wr-timezone and recurring-ical-events: parsing is by far the
 most expensive step, and an idle or one-change pass should not pay for
 10,000 untouched events.
+
+Only VEVENTs (without their alarms) and VTIMEZONEs are parsed. A key never
+depends on where an event stands in the file: an event without a UID is
+keyed by its DTSTART, SUMMARY and ORGANIZER when no event of the calendar
+has a UID (Exchange's published calendars), so moving it reads as a
+cancellation and a new booking; among events that have one, it is damage
+and unreadable, and no vanished session is read as deleted until it is back.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ _UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:(?:\r?\n)+[ \t][^\r\n]*)*", re.MULTI
 _NESTED = re.compile(
     r"^BEGIN:(VALARM|VLOCATION|PARTICIPANT)\b.*?^END:\1\b[^\r\n]*(?:\r?\n)?", re.MULTILINE | re.DOTALL | re.IGNORECASE
 )
+_KEY_PROPERTY = re.compile(r"^(?:DTSTART|SUMMARY|ORGANIZER)[;:][^\r\n]*", re.MULTILINE | re.IGNORECASE)
 # A component outside the events: a VTIMEZONE is kept, tasks, journals and the like are not parsed.
 _OUTSIDE_COMPONENT = re.compile(
     r"^BEGIN:(?!VCALENDAR\b)([A-Z0-9-]+)[ \t]*\r?\n.*?^END:\1[ \t]*(?:\r?\n|\Z)",
@@ -65,6 +73,10 @@ class SplitCalendar:
     header: str
     header_digest: str
     groups: dict[str, EventGroup]
+    # Events without a UID, keyed by their content: read when no event of the calendar has a UID,
+    # unreadable (`unkeyable`) when the others have one, for then a UID line was lost.
+    content_keyed: frozenset[str] = frozenset()
+    unkeyable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,16 +169,23 @@ def split_calendar(text: str) -> SplitCalendar:
     header = _OUTSIDE_COMPONENT.sub(lambda m: m[0] if m[1].upper() == "VTIMEZONE" else "", header)
     groups: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
+    without_uid: set[str] = set()
     position = 0
     line = 1
     for start, end in spans:
         line += text.count("\n", position, start)
         block = text[start:end]
-        uid = _block_uid(block) or f"(no UID, line {line})"
+        uid = _block_uid(block)
+        if not uid:
+            uid = _content_key(block)
+            without_uid.add(uid)
         groups.setdefault(uid, []).append(block)
         first_line.setdefault(uid, line)
         line += block.count("\n")
         position = end
+    # No UID anywhere (Exchange's published calendars): the content is the key. Among events that
+    # have one, a missing UID is damage, and that event cannot be told from the one it was.
+    some_have_uid = len(without_uid) < len(groups)
     return SplitCalendar(
         header=header,
         header_digest=content_digest(header),
@@ -174,7 +193,16 @@ def split_calendar(text: str) -> SplitCalendar:
             uid: EventGroup(uid, tuple(blocks), first_line[uid], content_digest("".join(map(_without_dtstamp, blocks))))
             for uid, blocks in groups.items()
         },
+        content_keyed=frozenset() if some_have_uid else frozenset(without_uid),
+        unkeyable=frozenset(without_uid) if some_have_uid else frozenset(),
     )
+
+
+def _content_key(block: str) -> str:
+    """A key for an event without a UID: its start, title and organizer, wherever it stands in the file."""
+    flat = _FOLD.sub("", _NESTED.sub("", block))
+    lines = sorted(found[0].rstrip() for found in _KEY_PROPERTY.finditer(flat))
+    return f"(no UID) {content_digest(chr(10).join(lines))[:16]}"
 
 
 def _calendar_text(split: SplitCalendar, uids: Sequence[str]) -> str:
@@ -230,15 +258,23 @@ def _drop_broken_and_duplicates(
             continue
         group_uid = uids[int(str(component.get(_GROUP_MARK)))]
         problem = _broken_property(component)
-        if problem is not None or "UID" not in component:
-            broken.add(group_uid)
-            log.warning(
-                "calendar=%s uid=%s line=%d: skipped an event that cannot be read (%s); fix it in the calendar",
-                format_value(calendar_name),
-                format_value(group_uid),
-                split.groups[group_uid].line,
-                problem or "no UID",
+        if problem is None and group_uid in split.unkeyable:
+            problem = (
+                "no UID, though the calendar's other events have one; "
+                "until it has one again, no session is read as deleted"
             )
+        elif problem is None and "UID" not in component and group_uid not in split.content_keyed:
+            problem = "no UID"
+        if problem is not None:
+            if group_uid not in broken:
+                log.warning(
+                    "calendar=%s uid=%s line=%d: skipped an event that cannot be read (%s); fix it in the calendar",
+                    format_value(calendar_name),
+                    format_value(group_uid),
+                    split.groups[group_uid].line,
+                    problem,
+                )
+            broken.add(group_uid)
             continue
         recurrence = component.decoded("RECURRENCE-ID").isoformat() if "RECURRENCE-ID" in component else ""
         identity = (group_uid, recurrence)
@@ -404,6 +440,13 @@ def parse_groups(
     instead of reading it as deleted.
     """
     wanted = list(uids)
+    if keyless := sum(1 for uid in wanted if uid in split.content_keyed):
+        log.warning(
+            "calendar=%s: %d events have no UID; each is known by its start, title and organizer instead, "
+            "so moving one reads as cancelling it and booking a new one",
+            format_value(calendar_name),
+            keyless,
+        )
     merged = ParsedGroups()
     for start in range(0, len(wanted), BATCH_SIZE):
         part = _parse_isolating(split, wanted[start : start + BATCH_SIZE], calendar_name, window, zone, match_client)

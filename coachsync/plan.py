@@ -78,7 +78,8 @@ def select_groups(known: Known, split: SplitCalendar, zone: str) -> Selection:
         to_parse = tuple(split.groups)  # first sight, a new zone, or changed VTIMEZONEs: read everything
     else:
         to_parse = tuple(uid for uid, group in split.groups.items() if known.groups.get(uid, ("",))[0] != group.digest)
-    removed = tuple(uid for uid in known.groups if uid not in split.groups)
+    # An event that lost its UID line may be any of the vanished ones: none is read as deleted until it is back.
+    removed = () if split.unkeyable else tuple(uid for uid in known.groups if uid not in split.groups)
     return Selection(baseline, zone_changed, to_parse, removed)
 
 

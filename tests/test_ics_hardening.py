@@ -17,7 +17,7 @@ from coachsync.errors import SourceError
 from coachsync.sources.base import ensure_complete_calendar
 from coachsync.sync import Outcome
 
-from support.ical import HOUR, session, vcalendar
+from support.ical import HOUR, session, vcalendar, vevent
 from support.scenario import NOW, Coach
 
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
@@ -264,3 +264,93 @@ def test_a_duplicate_is_resolved_by_dtstamp_last(coach: Coach, app: App, order: 
     app.sync_calendar("coaching", NOW + HOUR)
 
     assert [(r.change.kind.value, r.change.new_start) for r in app.store.history.records()] == [("moved", DEC_11)]
+
+
+# --- 13: a calendar whose events have no UID at all --------------------------
+
+
+def owa_session(start: datetime, email: str | None = "alice@example.com", summary: str = "Coaching") -> str:
+    """An Exchange 2010 OWA published event: everything but a UID."""
+    return vevent(None, start, start + HOUR, summary=summary, attendees=(email,) if email else ())
+
+
+def test_events_without_any_uid_are_known_by_their_content(
+    coach: Coach, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice, bob = owa_session(DEC_10), owa_session(DEC_11, "bob@example.com")
+    coach.write_raw(vcalendar(alice, bob))
+    with caplog.at_level(logging.WARNING):
+        first = app.sync_calendar("coaching", NOW)
+    coach.write_raw(vcalendar(bob, alice))
+    reordered = app.sync_calendar("coaching", NOW + HOUR)
+
+    assert (first.outcome, first.events, first.skipped) == (Outcome.BASELINE, 2, 0)
+    assert (reordered.outcome, reordered.changes) == (Outcome.UPDATED, ())
+    assert sorted((o.start, o.attendees) for o in app.store.snapshots.occurrences("coaching")) == [
+        (DEC_10, ("alice@example.com",)),
+        (DEC_11, ("bob@example.com",)),
+    ]
+    assert warnings(caplog) == [
+        "calendar=coaching: 2 events have no UID; each is known by its start, title and organizer instead, "
+        "so moving one reads as cancelling it and booking a new one"
+    ]
+
+
+def test_a_moved_event_without_uid_is_a_rebooking_and_a_deleted_one_a_cancellation(coach: Coach, app: App) -> None:
+    coach.write_raw(vcalendar(owa_session(DEC_10), owa_session(DEC_11, "bob@example.com")))
+    app.sync_calendar("coaching", NOW)
+
+    coach.write_raw(vcalendar(owa_session(DEC_10 + 2 * HOUR), owa_session(DEC_11, "bob@example.com")))
+    app.sync_calendar("coaching", NOW + HOUR)
+    coach.write_raw(vcalendar(owa_session(DEC_10 + 2 * HOUR)))
+    app.sync_calendar("coaching", NOW + 2 * HOUR)
+
+    assert [(r.change.kind.value, r.change.client, r.change.old_start) for r in app.store.history.records()] == [
+        ("rebooked", "Alice Example", DEC_10),
+        ("cancelled", "Bob Builder", DEC_11),
+    ]
+
+
+# --- 8: one event among others loses its UID line ----------------------------
+
+
+def test_an_event_that_lost_its_uid_line_is_unreadable_not_cancelled(
+    coach: Coach, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    bob = session("bob-1", DEC_11, "bob@example.com")
+    coach.write_raw(vcalendar(session("alice-1", DEC_10), bob))
+    app.sync_calendar("coaching", NOW)
+
+    coach.write_raw(vcalendar(owa_session(DEC_10), bob))  # the same event, its UID line gone
+    with caplog.at_level(logging.WARNING):
+        broken = app.sync_calendar("coaching", NOW + HOUR)
+    coach.write_raw(vcalendar(session("alice-1", DEC_10), bob))
+    fixed = app.sync_calendar("coaching", NOW + 2 * HOUR)
+
+    assert (broken.changes, broken.skipped, fixed.changes, fixed.skipped) == ((), 1, (), 0)
+    assert app.store.history.records() == []
+    assert sorted((o.uid, o.start) for o in app.store.snapshots.occurrences("coaching")) == [
+        ("alice-1", DEC_10),
+        ("bob-1", DEC_11),
+    ]
+    [warning] = warnings(caplog)
+    assert warning.startswith('calendar=coaching uid="(no UID) ')
+    assert warning.endswith(
+        " line=4: skipped an event that cannot be read (no UID, though the calendar's other events have one; "
+        "until it has one again, no session is read as deleted); fix it in the calendar"
+    )
+
+
+def test_a_session_deleted_while_another_lost_its_uid_is_cancelled_once_the_uid_is_back(coach: Coach, app: App) -> None:
+    bob = session("bob-1", DEC_11, "bob@example.com")
+    carmen = session("carmen-1", DEC_11 + 3 * HOUR, None, "Coaching with Carmen")
+    coach.write_raw(vcalendar(session("alice-1", DEC_10), bob, carmen))
+    app.sync_calendar("coaching", NOW)
+
+    coach.write_raw(vcalendar(owa_session(DEC_10), carmen))  # Bob's session deleted, Alice's UID line lost
+    held = app.sync_calendar("coaching", NOW + HOUR)
+    coach.write_raw(vcalendar(session("alice-1", DEC_10), carmen))
+    app.sync_calendar("coaching", NOW + 2 * HOUR)
+
+    assert (held.changes, held.skipped) == ((), 1)
+    assert [(r.change.kind.value, r.change.uid) for r in app.store.history.records()] == [("cancelled", "bob-1")]
