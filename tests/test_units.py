@@ -70,7 +70,16 @@ def test_system_unit_written_elsewhere_is_enabled_by_its_path(coach: Coach, tmp_
     )
     # The test coach lives in /tmp, which the hardened unit replaces with a /tmp of its own.
     private = "PrivateTmp=yes gives the service a /tmp of its own"
-    assert result.stderr == (
+    # So may this checkout's own venv, wherever CI cloned it.
+    hidden = {"/tmp": private, "/var/tmp": private, "/home": "ProtectHome=yes", "/root": "ProtectHome=yes"}
+    where = next((why for top, why in hidden.items() if COACHSYNC.is_relative_to(top)), None)
+    program = (
+        f"warning: the system service cannot see coachsync at {COACHSYNC} ({where}); install coachsync outside home"
+        " and temporary directories (e.g. /opt/coachsync) with the config in /etc/coachsync, or use --user\n"
+        if where
+        else ""
+    )
+    assert result.stderr == program + (
         f"warning: the system service cannot see the config at {coach.config_path} ({private}); install coachsync"
         " outside home and temporary directories (e.g. /opt/coachsync) with the config in /etc/coachsync, or use"
         " --user\n"
