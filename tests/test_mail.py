@@ -29,7 +29,7 @@ from coachsync.store.outbox import Outbox
 
 from support.cli import cli
 from support.ical import vevent
-from support.plugin_world import install_plugin, plugin_file
+from support.mail_world import echo_coach, queue
 from support.ports import free_port
 from support.scenario import NOW, Coach, OpenApp
 from support.smtp_server import DROP, Received, SmtpHandler, smtp_server
@@ -39,8 +39,6 @@ MINUTE = timedelta(minutes=1)
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 PASSWORD = "s3cret-Pa55word"
 HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "Content-Type", "Content-Transfer-Encoding", "MIME-Version"]
-
-ECHO_PLUGIN = plugin_file("echo")  # echoes the session's summary into an email: calendar text as hostile input
 
 
 def smtp_yaml(port: int, *extra: str) -> str:
@@ -53,29 +51,6 @@ def smtp_yaml(port: int, *extra: str) -> str:
 def smtp() -> Iterator[tuple[int, SmtpHandler]]:
     with smtp_server() as (controller, handler):
         yield controller.port, handler
-
-
-def echo_coach(root: Path, mail_yaml: str) -> Coach:
-    (root / "plugins").mkdir()
-    install_plugin(root / "plugins", "echo", ECHO_PLUGIN)
-    return Coach(root, extra_yaml="plugins_dir: plugins\npolicies:\n  echo: {enabled: true}\n" + mail_yaml)
-
-
-def queue(coach: Coach, open_app: OpenApp, *summaries: str) -> App:
-    """Alice's sessions with these summaries, each moved by an hour: one queued email per session."""
-
-    def sessions(shift: timedelta) -> list[str]:
-        return [
-            vevent(f"s{i}", DEC_10 + i * DAY + shift, summary=summary, attendees=("alice@example.com",))
-            for i, summary in enumerate(summaries)
-        ]
-
-    app = open_app(coach)
-    coach.write(*sessions(timedelta(0)))
-    list(app.sync_all(NOW - DAY))
-    coach.write(*sessions(timedelta(hours=1)))
-    list(app.sync_all(NOW))
-    return app
 
 
 def text(received: Received) -> str:

@@ -13,21 +13,14 @@ from coachsync.store.schema import MIGRATIONS
 
 from support.cli import cli
 from support.ical import vevent
-from support.plugin_world import install_plugin, plugin_file
-from support.scenario import NOW, Coach
+from support.mail_world import echo_coach
+from support.scenario import NOW
 
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
 
-def mailing_coach(root: Path) -> Coach:
-    (root / "plugins").mkdir()
-    install_plugin(root / "plugins", "echo", plugin_file("echo"))
-    mail = "mail:\n  from: coach@example.com\n  outbox_dir: outbox\n"
-    return Coach(root, extra_yaml="plugins_dir: plugins\npolicies:\n  echo: {enabled: true}\n" + mail)
-
-
 def test_send_in_outbox_mode_names_each_file_it_wrote_and_sends_nothing(tmp_path: Path) -> None:
-    coach = mailing_coach(tmp_path)
+    coach = echo_coach(tmp_path, "mail:\n  from: coach@example.com\n  outbox_dir: outbox\n")
     coach.write(vevent("s1", DEC_10, summary="Goal review", attendees=("alice@example.com",)))
     cli(coach, "sync", at=NOW - timedelta(days=1))
     coach.write(vevent("s1", DEC_10 + timedelta(hours=1), summary="Goal review", attendees=("alice@example.com",)))

@@ -20,15 +20,14 @@ from coachsync.secrets import SecretError
 
 from support.cli import cli
 from support.ical import HOUR, vevent
-from support.plugin_world import install_plugin, plugin_file
+from support.mail_world import echo_coach, queue
 from support.ports import free_port
-from support.scenario import NOW, Coach, OpenApp
+from support.scenario import NOW, OpenApp
 from support.smtp_server import SmtpHandler, smtp_server
 
 DAY = timedelta(days=1)
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "Content-Type", "Content-Transfer-Encoding", "MIME-Version"]
-ECHO_PLUGIN = plugin_file("echo")
 
 # Line breaks, plain and as RFC 2047 encoded words (Q and B, nested, mid-subject, ending the header block).
 HOSTILE_SUBJECTS = [
@@ -86,31 +85,10 @@ def assert_only_our_headers(data: bytes) -> EmailMessage:
     return message
 
 
-def echo_coach(root: Path, mail_yaml: str) -> Coach:
-    (root / "plugins").mkdir()
-    install_plugin(root / "plugins", "echo", ECHO_PLUGIN)
-    return Coach(root, extra_yaml="plugins_dir: plugins\npolicies:\n  echo: {enabled: true}\n" + mail_yaml)
-
-
 def smtp_yaml(port: int, *extra: str) -> str:
     lines = ["mail:", "  from: coach@example.com", "  mode: smtp", "  smtp:", "    host: 127.0.0.1"]
     lines += [f"    port: {port}", "    starttls: false", "    timeout: 5", *(f"    {line}" for line in extra)]
     return "\n".join(lines) + "\n"
-
-
-def queue_summaries(coach: Coach, open_app: OpenApp, *summaries: str):  # type: ignore[no-untyped-def]
-    def sessions(shift: timedelta) -> list[str]:
-        return [
-            vevent(f"s{i}", DEC_10 + i * DAY + shift, summary=summary, attendees=("alice@example.com",))
-            for i, summary in enumerate(summaries)
-        ]
-
-    app = open_app(coach)
-    coach.write(*sessions(timedelta(0)))
-    list(app.sync_all(NOW - DAY))
-    coach.write(*sessions(timedelta(hours=1)))
-    list(app.sync_all(NOW))
-    return app
 
 
 # --- S1: header injection through encoded words ----------------------------------------
@@ -162,7 +140,7 @@ def test_an_encoded_word_in_a_message_id_reads_back_unchanged() -> None:
 
 def test_hostile_titles_write_eml_files_with_only_our_headers(tmp_path: Path, open_app: OpenApp) -> None:
     coach = echo_coach(tmp_path, "mail:\n  from: coach@example.com\n  outbox_dir: outbox\n")
-    app = queue_summaries(coach, open_app, *HOSTILE_SUBJECTS)
+    app = queue(coach, open_app, *HOSTILE_SUBJECTS)
 
     app.deliver_mail(NOW)
 
@@ -174,7 +152,7 @@ def test_hostile_titles_write_eml_files_with_only_our_headers(tmp_path: Path, op
 
 def test_hostile_titles_reach_a_real_smtp_server_with_only_our_headers(tmp_path: Path, open_app: OpenApp) -> None:
     with smtp_server() as (controller, server):
-        app = queue_summaries(echo_coach(tmp_path, smtp_yaml(controller.port)), open_app, *HOSTILE_SUBJECTS)
+        app = queue(echo_coach(tmp_path, smtp_yaml(controller.port)), open_app, *HOSTILE_SUBJECTS)
         report = app.deliver_mail(NOW)
 
     assert len(report.sent) == len(HOSTILE_SUBJECTS)
@@ -194,7 +172,7 @@ def test_a_non_ascii_password_logs_in_with_auth_plain_and_the_mail_is_delivered(
 ) -> None:
     monkeypatch.setenv("COACHSYNC_SMTP_PASSWORD", UTF8_PASSWORD)
     with smtp_server(SmtpHandler(password=UTF8_PASSWORD)) as (controller, server):
-        app = queue_summaries(echo_coach(tmp_path, smtp_yaml(controller.port, "username: coach")), open_app, "Hi")
+        app = queue(echo_coach(tmp_path, smtp_yaml(controller.port, "username: coach")), open_app, "Hi")
         report = app.deliver_mail(NOW)
 
     assert report == DeliveryReport(sent=(1,))
@@ -217,7 +195,7 @@ def test_a_non_ascii_password_logs_in_with_auth_login(
     )
     controller.start()
     try:
-        app = queue_summaries(echo_coach(tmp_path, smtp_yaml(controller.port, "username: coach")), open_app, "Hi")
+        app = queue(echo_coach(tmp_path, smtp_yaml(controller.port, "username: coach")), open_app, "Hi")
         report = app.deliver_mail(NOW)
     finally:
         controller.stop()
@@ -234,7 +212,7 @@ def test_send_check_and_the_daemon_deliver_with_a_non_ascii_password(
     monkeypatch.setenv("COACHSYNC_SMTP_PASSWORD", UTF8_PASSWORD)
     with smtp_server(SmtpHandler(password=UTF8_PASSWORD)) as (controller, server):
         coach = echo_coach(tmp_path, smtp_yaml(controller.port, "username: coach"))
-        queue_summaries(coach, open_app, "one")
+        queue(coach, open_app, "one")
         checked = cli(coach, "check", env=env)
         sent = cli(coach, "send", env=env)
         app = open_app(coach)
@@ -254,7 +232,7 @@ def test_a_wrong_non_ascii_password_is_one_line_without_any_of_its_characters(
     wrong = {"COACHSYNC_SMTP_PASSWORD": "wrong-" + UTF8_PASSWORD}
     with smtp_server(SmtpHandler(password=UTF8_PASSWORD)) as (controller, _):
         coach = echo_coach(tmp_path, smtp_yaml(controller.port, "username: coach"))
-        queue_summaries(coach, open_app, "one")
+        queue(coach, open_app, "one")
         sent = cli(coach, "send", env=wrong)
         checked = cli(coach, "check", env=wrong)
 
@@ -274,7 +252,7 @@ def test_a_password_command_that_prints_bytes_that_are_not_utf8_never_shows_them
     with smtp_server(SmtpHandler(password=UTF8_PASSWORD)) as (controller, _):
         command = "password_command: printf 'se\\344cret'"
         coach = echo_coach(tmp_path, smtp_yaml(controller.port, "username: coach", command))
-        app = queue_summaries(coach, open_app, "one")
+        app = queue(coach, open_app, "one")
         with pytest.raises(SecretError) as caught:
             app.deliver_mail(NOW)
 
