@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import textwrap
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,30 +19,15 @@ from coachsync.config import (
     default_config_path,
     load_config,
 )
-from coachsync.errors import ConfigError
 
-ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
-
-
-def write(directory: Path, text: str, name: str = "config.yaml") -> Path:
-    """Write YAML as a coach would: line 1 is the first line after the opening quotes."""
-    path = directory / name
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-def error(path: Path) -> str:
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    assert info.value.exit_code == 2
-    return str(info.value)
+from support.config_files import EMPTY_ICS, error, write
 
 
 @pytest.fixture
 def ics(tmp_path: Path) -> Path:
     """A calendar file next to the config, so `ics_file: coaching.ics` resolves."""
     path = tmp_path / "coaching.ics"
-    path.write_text(ICS, encoding="utf-8")
+    path.write_text(EMPTY_ICS, encoding="utf-8")
     return path
 
 
@@ -55,7 +39,7 @@ def test_full_config_loads_with_resolved_paths_and_lowercased_emails(
 ) -> None:
     home = tmp_path / "home"
     (home / "calendars").mkdir(parents=True)
-    (home / "calendars" / "private.ics").write_text(ICS, encoding="utf-8")
+    (home / "calendars" / "private.ics").write_text(EMPTY_ICS, encoding="utf-8")
     monkeypatch.setenv("HOME", str(home))
     path = write(
         tmp_path,

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-import pytest
-
 from coachsync.config import load_config
-from coachsync.errors import ConfigError
 
-ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+from support.config_files import EMPTY_ICS, error
+from support.config_files import write as write_config
 
 
 def write(directory: Path, text: str) -> Path:
     """The config as a coach writes it, next to a calendar file; line 1 is the first line of `text`."""
-    (directory / "coaching.ics").write_text(ICS, encoding="utf-8")
-    path = directory / "config.yaml"
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-def error(path: Path) -> str:
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    assert info.value.exit_code == 2
-    return str(info.value)
+    (directory / "coaching.ics").write_text(EMPTY_ICS, encoding="utf-8")
+    return write_config(directory, text)
 
 
 # --- mail: smtp needs a sender ----------------------------------------------
