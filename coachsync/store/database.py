@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import CoachsyncError
 from .schema import migrate
+
+T = TypeVar("T")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -56,9 +59,10 @@ class Database:
     def execute(self, sql: str, arguments: object = ()) -> sqlite3.Cursor:
         return self.connection.execute(sql, arguments)  # type: ignore[arg-type]
 
-    def insert_new(self, sql: str, rows: Sequence[tuple[object, ...]]) -> list[bool]:
-        """Run an INSERT … ON CONFLICT DO NOTHING for each row; whether each row was inserted."""
-        return [self.connection.execute(sql, row).rowcount == 1 for row in rows]
+    def insert_new(self, sql: str, items: Iterable[T], row: Callable[[T], tuple[object, ...]]) -> tuple[T, ...]:
+        """Run an INSERT … ON CONFLICT DO NOTHING for each item; returns the items it inserted, in order."""
+        with self.transaction():
+            return tuple(item for item in items if self.connection.execute(sql, row(item)).rowcount == 1)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

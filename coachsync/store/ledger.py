@@ -38,20 +38,17 @@ class Ledger:
 
     def add_fees(self, fees: Iterable[FeeEntry]) -> tuple[FeeEntry, ...]:
         """Record new fees; returns those recorded now, without any whose key was already there."""
-        fees = tuple(fees)
         # ON CONFLICT on the key alone: a repeat is skipped, while any other broken constraint still fails.
-        with self._db.transaction():
-            inserted = self._db.insert_new(
-                "INSERT INTO fees (idempotency_key, change_id, plugin, client, amount, currency, status, reason,"
-                " waived_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (idempotency_key) DO NOTHING",
-                [
-                    (f.key, f.change_id, f.plugin, f.client, str(f.amount), f.currency, FeeStatus(f.status).value)
-                    + (f.reason, f.waived_reason, iso(f.created_at))
-                    for f in fees
-                ],
-            )
-        return tuple(fee for fee, new in zip(fees, inserted, strict=True) if new)
+        return self._db.insert_new(
+            "INSERT INTO fees (idempotency_key, change_id, plugin, client, amount, currency, status, reason,"
+            " waived_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            fees,
+            lambda f: (
+                (f.key, f.change_id, f.plugin, f.client, str(f.amount), f.currency, FeeStatus(f.status).value)
+                + (f.reason, f.waived_reason, iso(f.created_at))
+            ),
+        )
 
     def waive_fee(self, fee_id: int, reason: str) -> FeeEntry:
         """Waive an owed fee; a fee already waived keeps its first reason."""
@@ -80,14 +77,12 @@ class Ledger:
 
     def add_suggestions(self, suggestions: Iterable[SuggestionEntry]) -> tuple[SuggestionEntry, ...]:
         """Record new suggestions; returns those recorded now, without any whose key was already there."""
-        suggestions = tuple(suggestions)
-        with self._db.transaction():
-            inserted = self._db.insert_new(
-                "INSERT INTO suggestions (idempotency_key, change_id, plugin, client, text, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-                [(s.key, s.change_id, s.plugin, s.client, s.text, iso(s.created_at)) for s in suggestions],
-            )
-        return tuple(suggestion for suggestion, new in zip(suggestions, inserted, strict=True) if new)
+        return self._db.insert_new(
+            "INSERT INTO suggestions (idempotency_key, change_id, plugin, client, text, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            suggestions,
+            lambda s: (s.key, s.change_id, s.plugin, s.client, s.text, iso(s.created_at)),
+        )
 
     # --- policy runs that failed, to retry ---
 

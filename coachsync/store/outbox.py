@@ -42,19 +42,16 @@ class Outbox:
 
     def add(self, messages: Iterable[OutboxMessage]) -> tuple[OutboxMessage, ...]:
         """Queue new messages; one whose key is already in the outbox is skipped. Returns those queued now."""
-        messages = tuple(messages)
-        with self._db.transaction():
-            inserted = self._db.insert_new(
-                "INSERT INTO outbox (idempotency_key, message_id, change_id, plugin, client, recipient, subject, body,"
-                " status, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (idempotency_key) DO NOTHING",
-                [
-                    (m.key, m.message_id, m.change_id, m.plugin, m.client, m.recipient, m.subject, m.body)
-                    + (MailStatus(m.status).value, m.error, iso(m.created_at))
-                    for m in messages
-                ],
-            )
-        return tuple(message for message, new in zip(messages, inserted, strict=True) if new)
+        return self._db.insert_new(
+            "INSERT INTO outbox (idempotency_key, message_id, change_id, plugin, client, recipient, subject, body,"
+            " status, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            messages,
+            lambda m: (
+                (m.key, m.message_id, m.change_id, m.plugin, m.client, m.recipient, m.subject, m.body)
+                + (MailStatus(m.status).value, m.error, iso(m.created_at))
+            ),
+        )
 
     def approve(self, message_id: int) -> OutboxMessage:
         """pending_approval -> queued: the coach read it and wants it sent."""
