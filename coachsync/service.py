@@ -171,12 +171,6 @@ def system_service_warnings(
     return warnings
 
 
-def hidden_from_system_service(paths: Sequence[Path]) -> list[Path]:
-    """Paths the hardened system unit cannot see at all."""
-    sandbox = Sandbox.of(template(user=False))
-    return [path for path in paths if sandbox.cannot_see(path) is not None]
-
-
 def default_unit_path(user: bool, environ: Mapping[str, str] = os.environ) -> Path:
     if not user:
         return SYSTEM_UNIT_DIR / UNIT_NAME

@@ -15,7 +15,6 @@ from click.testing import Result
 from coachsync.service import (
     Sandbox,
     ServiceError,
-    hidden_from_system_service,
     system_service_warnings,
     template,
     write_unit,
@@ -168,7 +167,9 @@ def test_the_warnings_follow_the_unit_s_settings_not_a_fixed_list() -> None:
 def test_the_system_unit_cannot_see_home_directories_and_says_so() -> None:
     paths = [Path("/home/coach/.venv/bin/coachsync"), Path("/etc/coachsync/config.yaml"), Path("/root/c.yaml")]
 
-    assert hidden_from_system_service(paths) == [paths[0], paths[2]]
+    sandbox = Sandbox.of(template(user=False))
+
+    assert [path for path in paths if sandbox.cannot_see(path) is not None] == [paths[0], paths[2]]
 
 
 def render_both(coach: Coach, tmp_path: Path) -> tuple[Path, Path]:
