@@ -8,6 +8,7 @@ duplicated events, Exchange's UID-less events, and an event that lost its UID.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -86,6 +87,80 @@ def test_a_calendar_that_ends_early_is_still_refused() -> None:
 
 
 # --- 12: bytes that are not UTF-8 as they stand ------------------------------
+
+
+def test_a_latin1_export_is_read_with_one_warning_naming_its_lines(
+    coach: Coach, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = vcalendar(
+        session("alice-1", DEC_10, summary="Coaching with Zoé"),
+        session("bob-1", DEC_11, "bob@example.com", "Coaching with Bob", extra=["LOCATION:Café Müller"]),
+        fold_lines=False,
+    )
+    coach.calendar.write_bytes(text.encode("latin-1"))
+    lines = [number for number, line in enumerate(text.splitlines(), 1) if not line.isascii()]
+
+    with caplog.at_level(logging.WARNING):
+        first = app.sync_calendar("coaching", NOW)
+        again = app.sync_calendar("coaching", NOW + HOUR)
+
+    assert (first.outcome, first.events, first.skipped, again.outcome) == (
+        Outcome.BASELINE,
+        2,
+        0,
+        Outcome.UNCHANGED,
+    )
+    assert [o.summary for o in app.store.snapshots.occurrences("coaching")] == [
+        "Coaching with Zo\ufffd",
+        "Coaching with Bob",
+    ]
+    assert warnings(caplog) == [
+        f'calendar "coaching" ({coach.calendar}): lines {lines[0]} and {lines[1]} are not valid UTF-8; '
+        "their undecodable bytes were replaced with \ufffd; save or serve the calendar as UTF-8"
+    ]
+
+
+def test_a_few_bad_bytes_in_free_text_cost_nothing_else() -> None:
+    text = vcalendar(
+        session("alice-1", DEC_10, summary="Coaching with Zoé", extra=["DESCRIPTION:bring notes"]),
+        fold_lines=False,
+    )
+    data = text.encode().replace(b"bring", b"br\xffing")
+
+    decoded = ensure_complete_calendar(data, "cal")
+
+    assert decoded == text.replace("bring", "br\ufffding")
+
+
+def test_a_fold_splitting_a_character_beside_a_bad_byte_keeps_the_character() -> None:
+    text = vcalendar(session("alice-1", DEC_10, summary="Coaching with Zoé"), fold_lines=False)
+    data = text.encode().replace(b"Coaching", b"Co\xe0ching")
+    split_at = data.index("é".encode()) + 1
+
+    decoded = ensure_complete_calendar(data[:split_at] + b"\r\n " + data[split_at:], "cal")
+
+    assert "SUMMARY:Co\ufffdching with Zoé\r\n" in decoded
+
+
+@pytest.mark.parametrize(
+    ("damage", "line"),
+    [
+        (lambda data: data.replace(b"BEGIN:VEVENT", b"BEGIN:VEV\xc9NT"), 4),
+        (lambda data: data.replace(b"SUMMARY:", b"SUMM\xc4RY:"), 9),
+        (lambda data: data.replace(b"END:VEVENT\r\n", b"END:VEVENT\r\n\x89PNG\x00\x1a\xff\r\n"), 12),
+    ],
+    ids=["component-line", "property-name", "binary-line"],
+)
+def test_bad_bytes_outside_property_values_refuse_the_calendar(damage: Callable[[bytes], bytes], line: int) -> None:
+    data = damage(vcalendar(session("alice-1", DEC_10), fold_lines=False).encode())
+
+    with pytest.raises(SourceError) as info:
+        ensure_complete_calendar(data, "cal")
+
+    assert str(info.value) == (
+        f"cal: line {line} is not valid UTF-8 and not a property whose value could be repaired; "
+        "the file is damaged or not a calendar; save or serve it as UTF-8"
+    )
 
 
 def test_a_fold_between_the_two_bytes_of_a_character_is_read_whole(coach: Coach, app: App) -> None:

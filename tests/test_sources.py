@@ -98,13 +98,20 @@ def test_charset_from_content_type_is_honoured() -> None:
     assert "SUMMARY:Coaching with Zoé" in decoded
 
 
-def test_undecodable_bytes_are_an_error() -> None:
+def test_undecodable_bytes_in_a_value_are_replaced() -> None:
+    """A Latin-1 export is read; only the bytes that are not UTF-8 are lost, and a warning names their lines."""
     data = CALENDAR.replace("Alice", "Zoé").encode("latin-1")
+
+    assert ensure_complete_calendar(data, "cal") == CALENDAR.replace("Alice", "Zo\ufffd")
+
+
+def test_undecodable_bytes_outside_a_value_are_an_error() -> None:
+    data = CALENDAR.replace("SUMMARY", "SUMM\xc4RY").encode("latin-1")
     with pytest.raises(SourceError) as info:
         ensure_complete_calendar(data, "cal")
-    offset = data.index(b"\xe9")
     assert str(info.value) == (
-        f"cal: calendar is not valid utf-8 text (bad byte at offset {offset}); save or serve it as UTF-8"
+        "cal: line 9 is not valid UTF-8 and not a property whose value could be repaired; "
+        "the file is damaged or not a calendar; save or serve it as UTF-8"
     )
 
 

@@ -7,6 +7,7 @@ A source that hands back partial or empty data would be read downstream as
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import hashlib
 import logging
@@ -64,6 +65,10 @@ _BOUNDARY = re.compile(r"\n((?:BEGIN|END):V(?:CALENDAR|EVENT))[ \t]*\r?$", re.MU
 _END_VCALENDAR = re.compile(r"^END:VCALENDAR[ \t]*(?:\r\n|\r|\n|\Z)", re.MULTILINE | re.IGNORECASE)
 # A line break and a space or tab continue a line; blank lines before it are skipped, as icalendar does.
 _BYTE_FOLD = re.compile(rb"(?:\r?\n)+[ \t]")
+# One line of bytes with its line break; a last line may lack one.
+_BYTE_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+# A content line starts with its name (an iana-token or x-name), then parameters or the value.
+_PROPERTY_NAME = re.compile(rb"[A-Za-z0-9-]+(?=[;:])")
 _COMPONENT_LINE = re.compile(r"^(?:BEGIN|END):", re.MULTILINE | re.IGNORECASE)
 # What each calendar was last warned about, so a daemon polling an unchanged file warns once, not every poll.
 _warned: dict[tuple[str, str], str] = {}
@@ -144,18 +149,23 @@ def _decode(data: bytes, origin: str, content_type: str | None) -> str:
         declared = _CHARSET.search(content_type or "")
         charset = declared.group(1).lower() if declared else "utf-8"
     try:
-        return data.decode(charset)
+        text = data.decode(charset)
+        _warned.pop((origin, "encoding"), None)  # fixed: warn again should bad bytes come back
+        return text
     except LookupError:
         raise SourceError(
             f"{origin}: the server declares an unknown charset {charset!r}; serve the calendar as UTF-8"
         ) from None
     except UnicodeDecodeError as exc:
-        if codecs.lookup(charset).name == "utf-8" and (unfolded := _unfolded_utf8(data)) is not None:
-            return unfolded
-        raise SourceError(
-            f"{origin}: calendar is not valid {charset} text (bad byte at offset {exc.start}); "
-            "save or serve it as UTF-8"
-        ) from None
+        if codecs.lookup(charset).name != "utf-8":
+            raise SourceError(
+                f"{origin}: calendar is not valid {charset} text (bad byte at offset {exc.start}); "
+                "save or serve it as UTF-8"
+            ) from None
+    if (unfolded := _unfolded_utf8(data)) is not None:
+        _warned.pop((origin, "encoding"), None)
+        return unfolded
+    return _repaired_utf8(data, origin)
 
 
 def _unfolded_utf8(data: bytes) -> str | None:
@@ -168,6 +178,65 @@ def _unfolded_utf8(data: bytes) -> str | None:
         return _BYTE_FOLD.sub(b"", data).decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def _repaired_utf8(data: bytes, origin: str) -> str:
+    """The unfolded text with undecodable bytes replaced, when they all lie in property values.
+
+    That is what "structure intact" means here: every line holding a byte that is not
+    UTF-8 is a content line, its property name is whole ASCII (RFC 5545 names are), it is
+    not a BEGIN or END that delimits a component, and the bad bytes come after the name,
+    in the parameters or the value, which are free text. A Latin-1 export or a few
+    damaged bytes in a description pass; a binary file or a damaged name does not.
+    """
+    unfolded = _BYTE_FOLD.sub(b"", data)
+    # Where each fold was taken out, so a line is named by its number in the file as it stands.
+    fold_at: list[int] = []
+    removed_through: list[int] = []
+    removed = 0
+    for fold in _BYTE_FOLD.finditer(data):
+        fold_at.append(fold.start() - removed)
+        removed += fold.end() - fold.start()
+        removed_through.append(removed)
+    parts: list[str] = []
+    repaired: list[int] = []
+    for found in _BYTE_LINE.finditer(unfolded):
+        raw = found[0]
+        try:
+            parts.append(raw.decode("utf-8"))
+            continue
+        except UnicodeDecodeError as exc:
+            bad = exc.start
+        before = bisect.bisect_right(fold_at, found.start() + bad)
+        offset = found.start() + bad + (removed_through[before - 1] if before else 0)
+        line = data.count(b"\n", 0, offset) + 1
+        name = _PROPERTY_NAME.match(raw)
+        if name is None or name[0].upper() in (b"BEGIN", b"END") or bad < name.end():
+            raise SourceError(
+                f"{origin}: line {line} is not valid UTF-8 and not a property whose value could be repaired; "
+                "the file is damaged or not a calendar; save or serve it as UTF-8"
+            )
+        parts.append(raw.decode("utf-8", "replace"))
+        repaired.append(line)
+    many = len(repaired) > 1
+    _warn_once(
+        origin,
+        "encoding",
+        "%s %s not valid UTF-8; %s undecodable bytes were replaced with \ufffd; save or serve the calendar as UTF-8",
+        _numbered_lines(repaired),
+        "are" if many else "is",
+        "their" if many else "its",
+    )
+    return "".join(parts)
+
+
+def _numbered_lines(numbers: list[int], shown: int = 10) -> str:
+    """How line numbers read in a message: "line 3", "lines 3 and 9", "lines 3, 5, … and 40 more"."""
+    if len(numbers) == 1:
+        return f"line {numbers[0]}"
+    if len(numbers) > shown:
+        return f"lines {', '.join(map(str, numbers[:shown]))} and {len(numbers) - shown} more"
+    return f"lines {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
 
 
 def redact_url(url: str) -> str:
