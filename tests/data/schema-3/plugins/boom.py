@@ -1,0 +1,6 @@
+from coachsync.api import hookimpl
+
+
+@hookimpl
+def coachsync_on_change(record):
+    raise RuntimeError("boom")
