@@ -269,6 +269,37 @@ def test_a_principal_with_several_calendars_needs_a_name(
     )
 
 
+def _fail_propfind(status: str) -> Fault:
+    def fault(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        if environ["REQUEST_METHOD"] == "PROPFIND":
+            return status, [("Content-Type", "text/html")], b"<html>Internal Server Error</html>"
+        return None
+
+    return fault
+
+
+@pytest.mark.parametrize(
+    ("status", "problem"),
+    [
+        ("500 Internal Server Error", "answered HTTP 500 to a PROPFIND; the server has a problem; try again later"),
+        ("503 Service Unavailable", "answered HTTP 503 to a PROPFIND; the server has a problem; try again later"),
+        ("400 Bad Request", "answered HTTP 400 to a PROPFIND, expected 207 Multi-Status; check caldav.url"),
+    ],
+)
+def test_a_server_error_while_finding_the_calendar_names_the_status(
+    radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp, status: str, problem: str
+) -> None:
+    """As behind Apache when DAViCal's database is down: one line with the status and what it means."""
+    app = caldav_app(tmp_path, radicale, url=radicale.url(radicale.principal), calendar=CALENDAR_NAME)
+    radicale.middleware.fault = _fail_propfind(status)
+
+    assert failure(app) == f"{origin(radicale)}: {problem}"
+    assert app.store.snapshots.state("coaching") is None
+
+    radicale.middleware.fault = None
+    assert app.sync_calendar("coaching", NOW).outcome is Outcome.BASELINE
+
+
 # --- what each poll costs ------------------------------------------------------------------------
 
 

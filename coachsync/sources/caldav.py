@@ -124,6 +124,13 @@ class _Listing:
     method: str  # "sync" or "propfind": how the next poll lists
 
 
+# What the caldav library was doing when it raised, for the one line a coach reads.
+_REQUEST_NAMES: dict[type[caldav_error.DAVError], str] = {
+    caldav_error.PropfindError: "PROPFIND",
+    caldav_error.ReportError: "REPORT",
+}
+
+
 class _TokenRejected(Exception):
     pass
 
@@ -190,7 +197,9 @@ class CaldavSource:
                 exc, niquests, self.timeout, url="caldav.url", tls_hint=", or set caldav.ca_file"
             )
             raise SourceError(f"{self.origin}: {problem}") from None
-        except (caldav_error.DAVError, NotImplementedError) as exc:
+        except caldav_error.DAVError as exc:
+            raise SourceError(f"{self.origin}: {self._failed_request(exc)}") from None
+        except NotImplementedError as exc:
             raise SourceError(f"{self.origin}: the CalDAV request failed ({type(exc).__name__}); try again") from None
 
     def _fetch(self, state: Mapping[str, str]) -> Fetched:
@@ -465,6 +474,20 @@ class CaldavSource:
                 "check caldav.url and any proxy in between"
             )
         return tree
+
+    @staticmethod
+    def _failed_request(exc: caldav_error.DAVError) -> str:
+        """A request the caldav library made (finding the calendar) that failed, worded as for our own requests."""
+        what = _REQUEST_NAMES.get(type(exc), "request")
+        status = exc.status
+        if status is None:
+            return f"the CalDAV {what} failed without an HTTP status; try again"
+        if status == 404:
+            return "no calendar at this address (HTTP 404); check caldav.url"
+        hint = server_hint(status)
+        if hint is not None:
+            return f"answered HTTP {status} to a {what}; {hint}"
+        return f"answered HTTP {status} to a {what}, expected 207 Multi-Status; check caldav.url"
 
     def _refused(self, status: int | None) -> str:
         if status == 403:
