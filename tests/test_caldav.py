@@ -202,8 +202,8 @@ def failure(app: App, now: datetime = NOW) -> str:
     return str(info.value)
 
 
-def origin(server: CaldavServer) -> str:
-    return f'calendar "coaching" (http://127.0.0.1:{server.port}/…)'
+def origin(server: CaldavServer, path: str = "/…") -> str:
+    return f'calendar "coaching" (http://127.0.0.1:{server.port}{path})'
 
 
 # --- discovery ---------------------------------------------------------------------------------
@@ -298,6 +298,51 @@ def test_a_server_error_while_finding_the_calendar_names_the_status(
 
     radicale.middleware.fault = None
     assert app.sync_calendar("coaching", NOW).outcome is Outcome.BASELINE
+
+
+_ANONYMOUS_ROOT = (
+    b'<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:"><D:response><D:href>/</D:href>'
+    b"<D:propstat><D:prop><D:current-user-principal><D:unauthenticated/></D:current-user-principal>"
+    b"<D:resourcetype><D:collection/></D:resourcetype></D:prop>"
+    b"<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>"
+)
+
+
+def _answer_the_root_anonymously(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """What Cyrus does: a PROPFIND on / without credentials is a 207 naming no principal, not a 401."""
+    if environ["REQUEST_METHOD"] == "PROPFIND" and environ["PATH_INFO"] == "/" and "HTTP_AUTHORIZATION" not in environ:
+        return "207 Multi-Status", [("Content-Type", "application/xml; charset=utf-8")], _ANONYMOUS_ROOT
+    return None
+
+
+def test_a_root_that_answers_without_asking_for_a_login_gets_the_credentials_anyway(
+    radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+) -> None:
+    radicale.put("a.ics", resource(alice()))
+    radicale.middleware.fault = _answer_the_root_anonymously
+    app = caldav_app(tmp_path, radicale, url=radicale.url("/"), calendar=CALENDAR_NAME)
+
+    report = app.sync_calendar("coaching", NOW)
+
+    assert (report.outcome, report.events) == (Outcome.BASELINE, 1)
+
+
+def test_a_root_that_answers_anonymously_without_a_username_says_which_url_did(
+    radicale: CaldavServer, tmp_path: Path, open_app: OpenApp
+) -> None:
+    radicale.middleware.fault = _answer_the_root_anonymously
+    config = write_config(tmp_path, radicale, url=radicale.url("/"), calendar=CALENDAR_NAME)
+    config.write_text(
+        config.read_text()
+        .replace(f"      username: {USERNAME}\n", "")
+        .replace(f"      password_command: cat {tmp_path / 'password'}\n", "")
+    )
+    app = open_app(config)
+
+    assert failure(app) == (
+        f"{origin(radicale, '/')}: {radicale.url('/')} answered without a login and named no calendars; "
+        "set caldav.username and a password, or point caldav.url at the calendar itself"
+    )
 
 
 # --- what each poll costs ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape
 
 # caldav (2.0 and later) sends its requests through niquests, so network failures arrive as niquests errors.
 import niquests
-from caldav.collection import Calendar
+from caldav.collection import Calendar, Principal
 from caldav.davclient import DAVClient
 from caldav.elements import dav
 from caldav.lib import error as caldav_error
@@ -287,8 +287,18 @@ class CaldavSource:
                 f'"{self._calendar_name}" (calendars found: {_quoted(names)}); make them agree or drop caldav.calendar'
             )
         calendars = client.principal().get_calendars()
+        if not calendars and client.auth is None and self._username is not None:
+            # Cyrus answers an anonymous PROPFIND on / with 207 and DAV:unauthenticated instead of a 401
+            # challenge, so the login was never sent: send it now and ask again.
+            client.build_auth_object(["basic"])
+            calendars = Principal(client=client).get_calendars()  # client.principal() keeps the anonymous one
         found = [(_display_name(c), c) for c in calendars]
         names = [name for name, _ in found]
+        if not found and client.auth is None:
+            raise SourceError(
+                f"{self.origin}: {_shown_url(self._url)} answered without a login and named no calendars; "
+                "set caldav.username and a password, or point caldav.url at the calendar itself"
+            )
         if not found:
             raise SourceError(f"{self.origin}: this account has no calendars; check caldav.url and caldav.username")
         if self._calendar_name is None:
@@ -558,6 +568,12 @@ def _without_userinfo(url: str) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def _shown_url(url: str) -> str:
+    """The URL without login or query, to name it in a message."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path or "/", "", ""))
 
 
 def _last_segment(url: str) -> str:
