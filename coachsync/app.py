@@ -38,11 +38,13 @@ def build_source(calendar: CalendarConfig) -> Source:
     if calendar.ics_file is not None:
         from .sources.ics_file import IcsFileSource
 
-        return IcsFileSource(calendar.name, calendar.ics_file)
+        return IcsFileSource(calendar.name, calendar.ics_file, max_calendar_mb=calendar.max_calendar_mb)
     if calendar.ics_url is not None:
         from .sources.ics_url import IcsUrlSource
 
-        return IcsUrlSource(calendar.name, calendar.ics_url, timeout=calendar.timeout)
+        return IcsUrlSource(
+            calendar.name, calendar.ics_url, timeout=calendar.timeout, max_calendar_mb=calendar.max_calendar_mb
+        )
     if calendar.caldav is not None:
         from .sources.caldav import CaldavSource
 

@@ -35,7 +35,7 @@ from ruamel.yaml.reader import ReaderError
 
 from coachsync.addresses import InvalidAddress, check_address
 from coachsync.errors import ConfigError
-from coachsync.sources.base import url_problem
+from coachsync.sources.base import DEFAULT_MAX_CALENDAR_MB, url_problem
 from coachsync.text import one_line
 
 DEFAULT_WINDOW_DAYS_BACK = 30
@@ -144,6 +144,7 @@ class CalendarConfig(_Model):
     caldav: CaldavConfig | None = None
     poll_interval: float = Field(default=300.0, gt=0)
     timeout: float = Field(default=30.0, gt=0)
+    max_calendar_mb: float = Field(default=DEFAULT_MAX_CALENDAR_MB, gt=0)
 
     @field_validator("ics_file", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import requests
@@ -233,7 +234,7 @@ def test_file_permission_denied_even_as_root(tmp_path: Path) -> None:
     """Root bypasses file modes, so stand in a path whose read the OS refuses."""
 
     class DeniedPath(type(tmp_path)):  # type: ignore[misc]
-        def read_bytes(self) -> bytes:
+        def open(self, *args: object, **kwargs: object) -> NoReturn:
             raise PermissionError(13, "Permission denied", str(self))
 
     path = DeniedPath(tmp_path / "coaching.ics")

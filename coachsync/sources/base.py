@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from coachsync.errors import SourceError
 
 __all__ = [
+    "DEFAULT_MAX_CALENDAR_MB",
     "Fetched",
     "Source",
     "describe_request_error",
@@ -29,8 +30,14 @@ __all__ = [
     "exception_chain",
     "redact_url",
     "server_hint",
+    "too_large",
     "url_problem",
 ]
+
+# How much of one calendar a source reads, decompressed, before it gives up: a real
+# calendar of 10,000 events is about 10 MB; a gzip bomb or an endless body is not a calendar.
+DEFAULT_MAX_CALENDAR_MB = 64.0
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +244,15 @@ def _numbered_lines(numbers: list[int], shown: int = 10) -> str:
     if len(numbers) > shown:
         return f"lines {', '.join(map(str, numbers[:shown]))} and {len(numbers) - shown} more"
     return f"lines {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
+
+
+def too_large(origin: str, max_calendar_mb: float, decompressed: bool = False) -> SourceError:
+    """The one-line error for a calendar that passed its cap, naming the cap and the key that raises it."""
+    return SourceError(
+        f"{origin}: calendar is larger than max_calendar_mb ({max_calendar_mb:g} MB)"
+        f"{' once decompressed' if decompressed else ''}; reading stopped there; "
+        "raise max_calendar_mb for this calendar if it really is this large"
+    )
 
 
 def redact_url(url: str) -> str:

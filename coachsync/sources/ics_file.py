@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from coachsync.errors import SourceError
-from coachsync.sources.base import Fetched, ensure_complete_calendar
+from coachsync.sources.base import DEFAULT_MAX_CALENDAR_MB, MB, Fetched, ensure_complete_calendar, too_large
 
 __all__ = ["IcsFileSource"]
 
@@ -14,9 +14,10 @@ __all__ = ["IcsFileSource"]
 class IcsFileSource:
     """Reads the whole file on every fetch; the caller hashes the text to skip unchanged passes."""
 
-    def __init__(self, name: str, path: Path) -> None:
+    def __init__(self, name: str, path: Path, max_calendar_mb: float = DEFAULT_MAX_CALENDAR_MB) -> None:
         self.name = name
         self.path = path
+        self.max_calendar_mb = max_calendar_mb
 
     @property
     def origin(self) -> str:
@@ -25,8 +26,10 @@ class IcsFileSource:
 
     def fetch(self, state: Mapping[str, str]) -> Fetched:
         """Return the full text; a file sync state would add nothing the hash does not."""
+        limit = int(self.max_calendar_mb * MB)
         try:
-            data = self.path.read_bytes()
+            with self.path.open("rb") as file:
+                data = file.read(limit + 1)  # one byte more tells a file over the cap from one at it
         except FileNotFoundError:
             raise SourceError(f"{self.origin}: file not found; check the ics_file path") from None
         except IsADirectoryError:
@@ -37,4 +40,6 @@ class IcsFileSource:
             ) from None
         except OSError as exc:
             raise SourceError(f"{self.origin}: cannot read the file: {exc.strerror or exc}") from None
+        if len(data) > limit:
+            raise too_large(self.origin, self.max_calendar_mb)
         return Fetched(ensure_complete_calendar(data, self.origin), {})

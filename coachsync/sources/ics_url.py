@@ -12,11 +12,14 @@ import requests
 from coachsync import __version__
 from coachsync.errors import SourceError
 from coachsync.sources.base import (
+    DEFAULT_MAX_CALENDAR_MB,
+    MB,
     Fetched,
     describe_request_error,
     ensure_complete_calendar,
     redact_url,
     server_hint,
+    too_large,
     url_problem,
 )
 
@@ -39,9 +42,11 @@ class IcsUrlSource:
         url: str,
         timeout: float = 30.0,
         session: requests.Session | None = None,
+        max_calendar_mb: float = DEFAULT_MAX_CALENDAR_MB,
     ) -> None:
         self.name = name
         self.timeout = timeout
+        self.max_calendar_mb = max_calendar_mb
         self._url = _http_url(url)
         self._session = session if session is not None else requests.Session()
         self.origin = f'calendar "{name}" ({redact_url(self._url)})'
@@ -76,9 +81,19 @@ class IcsUrlSource:
         return Fetched(text, new_state)
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        """Read it all within the deadline and prove the byte count matches Content-Length."""
+        """Read it all within the deadline and the size cap, and prove the byte count matches Content-Length.
+
+        The cap counts decompressed bytes, checked chunk by chunk as they arrive, so a
+        gzip bomb or an endless body costs no more than the cap before it is refused.
+        """
+        limit = int(self.max_calendar_mb * MB)
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
         chunks: list[bytes] = []
+        size = 0
         for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_large(self.origin, self.max_calendar_mb, decompressed=encoding not in ("", "identity"))
             chunks.append(chunk)
             if time.monotonic() > deadline:
                 raise SourceError(
@@ -87,7 +102,6 @@ class IcsUrlSource:
                 )
         body = b"".join(chunks)
         declared = response.headers.get("Content-Length", "").strip()
-        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
         # urllib3 2 enforces this itself; urllib3 1.x silently returns a short body.
         if declared.isdigit() and encoding in ("", "identity") and len(body) != int(declared):
             raise SourceError(

@@ -39,6 +39,7 @@ class Route:
     delay: float = 0.0  # sleep before answering
     extra_length: int = 0  # declare Content-Length this much larger than the body, then close
     content_length: bool = True  # False: close-delimited body, as HTTP/1.0 allows
+    endless: bytes = b""  # after the body, send this line again and again until the client goes away
 
 
 @dataclass
@@ -90,10 +91,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("ETag", route.etag)
         if route.last_modified:
             self.send_header("Last-Modified", route.last_modified)
-        if route.content_length:
+        if route.content_length and not route.endless:
             self.send_header("Content-Length", str(len(route.body) + route.extra_length))
         self.end_headers()
         self.wfile.write(route.body)
+        if route.endless:
+            lines = route.endless * max(1, 64 * 1024 // len(route.endless))
+            while not self.server.stopping.is_set():
+                self.wfile.write(lines)
         self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:
