@@ -58,6 +58,7 @@ def build_source(calendar: CalendarConfig) -> Source:
             verify_tls=dav.verify_tls,
             ca_file=dav.ca_file,
             timeout=calendar.timeout,
+            full_listing_hours=dav.full_listing_hours,
         )
     raise CoachsyncError(f"calendar {calendar.name!r} has no source; set ics_file, ics_url or caldav")
 

@@ -116,6 +116,7 @@ class CaldavConfig(_Model):
     calendar: NonEmptyStr | None = None
     verify_tls: bool = True
     ca_file: Path | None = None
+    full_listing_hours: float = Field(default=24.0, gt=0)
 
     @field_validator("url")
     @classmethod

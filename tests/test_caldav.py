@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import textwrap
 import time
@@ -16,9 +17,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from lxml import etree
 
 from coachsync.app import App
 from coachsync.errors import SourceError
@@ -35,6 +39,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 DEC_11 = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+SECOND = timedelta(seconds=1)
 KIB = 1024
 SERVERS = ["radicale", "xandikos"]
 
@@ -97,12 +102,20 @@ def resource(*events: str) -> str:
 
 
 def write_config(
-    root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None, timeout: float = 5
+    root: Path,
+    server: CaldavServer,
+    *,
+    url: str | None = None,
+    calendar: str | None = None,
+    timeout: float = 5,
+    full_listing_hours: float | None = None,
 ) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     lines = [f"url: {url or server.url(server.collection)}"]
     if calendar is not None:
         lines.append(f"calendar: {calendar}")
+    if full_listing_hours is not None:
+        lines.append(f"full_listing_hours: {full_listing_hours:g}")
     if server.needs_password:
         (root / "password").write_text(PASSWORD + "\n", encoding="utf-8")
         lines += [f"username: {USERNAME}", f"password_command: cat {root / 'password'}"]
@@ -133,10 +146,8 @@ CaldavApp = Callable[..., App]
 
 @pytest.fixture
 def caldav_app(open_app: OpenApp) -> CaldavApp:
-    def open_caldav_app(
-        root: Path, server: CaldavServer, *, url: str | None = None, calendar: str | None = None, timeout: float = 5
-    ) -> App:
-        return open_app(write_config(root, server, url=url, calendar=calendar, timeout=timeout))
+    def open_caldav_app(root: Path, server: CaldavServer, **settings: Any) -> App:
+        return open_app(write_config(root, server, **settings))
 
     return open_caldav_app
 
@@ -531,6 +542,106 @@ def test_sync_state_lost_on_the_server_downloads_only_what_changed(twin: Twin) -
     [multiget] = multigets(twin.server)
     assert multiget.body.count(b"<D:href>") == 1 and b"/s2.ics</D:href>" in multiget.body
     assert [(r.change.kind, r.change.uid) for r in twin.history()] == [(ChangeKind.MOVED, "session-2")]
+
+
+_TOKEN = re.compile(rb"<D:sync-token>[^<]*</D:sync-token>")
+
+
+def _answer_tokens_with_the_whole_calendar(server: CaldavServer) -> Fault:
+    """What DAViCal does with a token it has forgotten: 207 with every resource, as if asked without a token."""
+
+    def fault(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        if environ["REQUEST_METHOD"] != "REPORT" or b"sync-collection" not in body:
+            return None
+        status, headers, answer = server.middleware.forward(environ, _TOKEN.sub(b"<D:sync-token></D:sync-token>", body))
+        return status, headers, _without_deleted(answer)
+
+    return fault
+
+
+def _without_deleted(multistatus: bytes) -> bytes:
+    """DAViCal's full listing names only what exists; Radicale's also names what it remembers deleting."""
+    tree = etree.fromstring(multistatus)
+    for response in tree.findall("{DAV:}response"):
+        if "404" in (response.findtext("{DAV:}status") or ""):
+            tree.remove(response)
+    return bytes(etree.tostring(tree, xml_declaration=True, encoding="utf-8"))
+
+
+def test_a_token_answered_with_the_whole_calendar_loses_no_deletion(twin: Twin) -> None:
+    twin.put("alice", alice())
+    twin.put("bob", bob())
+    twin.sync()
+    twin.delete("bob")
+    twin.server.middleware.fault = _answer_tokens_with_the_whole_calendar(twin.server)
+
+    report = twin.sync(NOW + HOUR)
+
+    assert report.outcome is Outcome.UPDATED
+    # the answer named alice unchanged: listed again without a token, trusted whole, nothing downloaded
+    assert [b"<D:sync-token></D:sync-token>" in e.body for e in twin.server.exchanges] == [False, True]
+    [record] = twin.history()
+    assert (record.change.kind, record.change.uid) == (ChangeKind.CANCELLED, "bob-1")
+    assert twin.sync(NOW + 2 * HOUR).outcome is Outcome.UNCHANGED
+    assert len(twin.history()) == 1
+
+
+def _answer_tokens_with_no_change(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """A server that silently lost a change: every token is answered with that same token and nothing else."""
+    if environ["REQUEST_METHOD"] != "REPORT" or b"sync-collection" not in body:
+        return None
+    token = _TOKEN.search(body)
+    if token is None or token.group(0) == b"<D:sync-token></D:sync-token>":
+        return None
+    return (
+        "207 Multi-Status",
+        [("Content-Type", "application/xml; charset=utf-8")],
+        b'<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:">' + token.group(0) + b"</D:multistatus>",
+    )
+
+
+def test_a_deletion_the_server_never_reports_is_found_by_the_daily_full_listing(twin: Twin) -> None:
+    start = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=True):
+        twin.put("alice", alice())
+        twin.put("bob", bob())
+        twin.sync()
+        twin.delete("bob")
+        twin.server.middleware.fault = _answer_tokens_with_no_change
+    with time_machine.travel(start + 23 * HOUR, tick=True):
+        assert twin.sync(NOW + HOUR).outcome is Outcome.UNCHANGED
+        assert twin.dav.store.history.records() == []
+
+    with time_machine.travel(start + 24 * HOUR + 60 * SECOND, tick=True):
+        report = twin.sync(NOW + 2 * HOUR)
+
+    assert report.outcome is Outcome.UPDATED
+    [sync] = [e for e in twin.server.exchanges if b"sync-collection" in e.body]
+    assert b"<D:sync-token></D:sync-token>" in sync.body  # asked for the whole calendar
+    [record] = twin.dav.store.history.records()  # a pass later than the file, which said so at once
+    assert (record.change.kind, record.change.uid, record.detected_at) == (
+        ChangeKind.CANCELLED,
+        "bob-1",
+        NOW + 2 * HOUR,
+    )
+
+
+def test_full_listing_hours_sets_how_often_the_calendar_is_listed_whole(
+    radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+) -> None:
+    radicale.put("a.ics", resource(alice()))
+    start = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    app = caldav_app(tmp_path, radicale, full_listing_hours=2)
+    syncs: list[bool] = []
+    for hours in (0, 1, 3, 4, 5.5):
+        with time_machine.travel(start + hours * HOUR, tick=True):
+            radicale.exchanges.clear()
+            app.sync_calendar("coaching", NOW + hours * HOUR)
+            [sync] = [e for e in radicale.exchanges if b"sync-collection" in e.body]
+            syncs.append(b"<D:sync-token></D:sync-token>" in sync.body)
+
+    assert syncs == [True, False, True, False, True]  # whole at 0 h, 3 h, 5.5 h: two hours after the last
+    assert app.store.history.records() == []
 
 
 def _refuse_sync_collection(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:

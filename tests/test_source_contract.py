@@ -287,7 +287,7 @@ _HREF = re.compile(rb"<D:href>([^<]+)</D:href>")
 class CaldavCalendar(Calendar):
     """One resource per event, named for its UID; damage comes from the server's answers (a proxy in between)."""
 
-    state_keys = frozenset({"format", "collection", "listing", "sync_token", "cache"})
+    state_keys = frozenset({"format", "collection", "listing", "sync_token", "cache", "listed_at"})
 
     def __init__(self, server: CaldavServer) -> None:
         self.server = server

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ from coachsync.sources.base import (
     server_hint,
 )
 
-__all__ = ["CaldavSource", "MULTIGET_BATCH", "PASSWORD_CREDENTIAL", "PASSWORD_ENV"]
+__all__ = ["CaldavSource", "DEFAULT_FULL_LISTING_HOURS", "MULTIGET_BATCH", "PASSWORD_CREDENTIAL", "PASSWORD_ENV"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ PASSWORD_ENV = "COACHSYNC_CALDAV_PASSWORD"
 PASSWORD_CREDENTIAL = "caldav-password"
 # Hrefs per calendar-multiget: one request for most calendars, bounded bodies for huge ones.
 MULTIGET_BATCH = 1000
+# How often a calendar is listed whole instead of asking for the changes since the token.
+DEFAULT_FULL_LISTING_HOURS = 24.0
 # A server that truncates sync results (507) is asked again from the new token, this many times at most.
 _MAX_SYNC_ROUNDS = 50
 _STATE_FORMAT = "1"
@@ -158,9 +161,11 @@ class CaldavSource:
         verify_tls: bool = True,
         ca_file: Path | None = None,
         timeout: float = 30.0,
+        full_listing_hours: float = DEFAULT_FULL_LISTING_HOURS,
     ) -> None:
         self.name = name
         self.timeout = timeout
+        self._full_listing_hours = full_listing_hours
         self._url = url.strip()
         self._username = username
         self._password_command = password_command
@@ -206,11 +211,24 @@ class CaldavSource:
         client, collection = self._connect()
         collection_key = hashlib.blake2b(collection.encode(), digest_size=8).hexdigest()
         known = state.get("format") == _STATE_FORMAT and state.get("collection") == collection_key and "cache" in state
-        listing = self._list(client, collection, state.get("sync_token", "") if known else "", state.get("listing"))
+        now = time.time()
+        token = state.get("sync_token", "") if known else ""
+        if token and self._full_listing_due(state, now):
+            # A server may lose a change silently (a pruned token answered as if new); the whole listing finds it.
+            log.info("listing the whole calendar, as every caldav.full_listing_hours", extra=self._log)
+            token = ""
+        listing = self._list(client, collection, token, state.get("listing"))
         if known and not listing.complete and not listing.entries and listing.token == state.get("sync_token"):
             return Fetched(None, state)  # the idle poll: nothing to decode, nothing to write
 
         previous = _Cache.load(state["cache"]) if known else _Cache({}, {})
+        if not listing.complete and _names_unchanged(listing, previous):
+            # DAViCal answers a token it has forgotten with 207 and every resource, so what it deleted is just
+            # absent. A real list of changes hardly ever names an unchanged ETag: list again, whole, and trust that.
+            log.info(
+                "the server answered the sync token with unchanged events; listing the whole calendar", extra=self._log
+            )
+            listing = self._list(client, collection, "", listing.method)
         resources = dict(previous.resources)
         zones = dict(previous.zones)
         if listing.complete:
@@ -235,9 +253,18 @@ class CaldavSource:
             "listing": listing.method,
             "sync_token": listing.token,
             "cache": cache.dump(),
+            "listed_at": str(int(now)) if listing.complete else state.get("listed_at", str(int(now))),
         }
         unchanged = known and _content(previous) == _content(cache)
         return Fetched(None if unchanged else cache.calendar_text(), new_state)
+
+    def _full_listing_due(self, state: Mapping[str, str], now: float) -> bool:
+        """True when the last whole listing is older than full_listing_hours (or unknown, or in the future)."""
+        try:
+            listed_at = float(state["listed_at"])
+        except (KeyError, ValueError):
+            return True
+        return not 0 <= now - listed_at < self._full_listing_hours * 3600
 
     # --- discovery ------------------------------------------------------------------------------
 
@@ -524,6 +551,14 @@ class CaldavSource:
             f"the password: none is configured (set caldav.password_command, ${PASSWORD_ENV} or the "
             f"systemd credential {PASSWORD_CREDENTIAL})"
         )
+
+
+def _names_unchanged(listing: _Listing, cache: _Cache) -> bool:
+    """Whether a list of changes names a resource with the very ETag we hold: then it is no list of changes."""
+    return any(
+        etag and href in cache.resources and cache.resources[href].etag == etag
+        for href, etag in listing.entries.items()
+    )
 
 
 def _content(cache: _Cache) -> dict[str, tuple[str, tuple[str, ...]]]:

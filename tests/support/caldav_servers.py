@@ -104,6 +104,24 @@ class CountingMiddleware:
             self.exchanges.append(exchange)
         return chunks
 
+    def forward(self, environ: Environ, body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+        """The server's own answer to this request with `body` in place of the one sent (for a `fault`)."""
+        environ = {**environ, "wsgi.input": _Body(body), "CONTENT_LENGTH": str(len(body))}
+        environ.pop("HTTP_ACCEPT_ENCODING", None)  # plain text, so that the fault can read and change it
+        seen: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            seen["status"], seen["headers"] = status, [(k, v) for k, v in headers if k.lower() != "content-length"]
+
+        result = self.app(environ, keep)
+        try:
+            payload = b"".join(bytes(chunk) for chunk in result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return seen["status"], seen["headers"], payload
+
 
 class _Body:
     """A re-readable request body: the middleware reads it once to count it."""
