@@ -17,7 +17,7 @@ from datetime import datetime
 from .app import App
 from .config import ClientConfig, SmtpConfig
 from .errors import CoachsyncError
-from .ics import parse_groups, split_calendar, window_around
+from .ics import ZoneProblem, parse_groups, split_calendar, window_around, zone_problems
 from .mail import smtp_client, smtp_password
 from .model import Occurrence
 
@@ -38,6 +38,8 @@ class CalendarCheck:
     events: int = 0
     unreadable: int = 0
     clients: tuple[ClientSessions, ...] = ()
+    # TZIDs that no VTIMEZONE defines and no known name places: their events may be hours off.
+    zones: tuple[ZoneProblem, ...] = ()
 
 
 def sessions_by_client(
@@ -82,6 +84,7 @@ def check_calendar(app: App, name: str, now: datetime) -> CalendarCheck:
         events=len(split.groups),
         unreadable=len(parsed.failed),
         clients=sessions_by_client(occurrences, clients, now),
+        zones=tuple(zone_problems(split)),
     )
 
 

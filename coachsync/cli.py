@@ -565,6 +565,7 @@ def check(ctx: click.Context) -> None:
     """
     from .app import utc_now
     from .check import check_calendar, check_smtp, client_warnings
+    from .ics import describe_events
 
     app = _app(ctx)
     app.prepare()  # the config, its plugins and the database, as `run` checks them before it is ready
@@ -587,6 +588,9 @@ def check(ctx: click.Context) -> None:
             continue
         unreadable = f", {result.unreadable} unreadable skipped" if result.unreadable else ""
         click.echo(f"calendar {name}: ok, {result.events} events{unreadable}")
+        for zone in result.zones:
+            read_in = zone.fixed or str(app.zone)
+            click.echo(f'  time zone "{zone.tzid}": unknown, {describe_events(zone.uids)} read in {read_in}')
         for sessions in result.clients:
             upcoming = f"{sessions.upcoming} upcoming"
             if sessions.next_start is not None:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
@@ -30,6 +31,7 @@ import x_wr_timezone
 
 from .logs import format_value
 from .model import Occurrence
+from .zones import known_name, resolve_tzid
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,12 @@ _OUTSIDE_COMPONENT = re.compile(
 # continuation are skipped, as icalendar does (Mozilla Calendar writes them).
 _FOLD = re.compile(r"(?:\r?\n)+[ \t]")
 _GROUP_MARK = "X-COACHSYNC-GROUP"
+# A TZID parameter, quoted (Outlook's display names hold ":" and ",") or not.
+_TZID_PARAMETER = re.compile(r';TZID=("[^"\r\n]*"|[^;:\r\n]*)', re.IGNORECASE)
+_VTIMEZONE_BLOCK = re.compile(
+    r"^BEGIN:VTIMEZONE[ \t]*\r?\n.*?^END:VTIMEZONE[ \t]*(?:\r?\n|\Z)", re.MULTILINE | re.DOTALL | re.IGNORECASE
+)
+_VTIMEZONE_TZID = re.compile(r"^TZID:([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 # Without these an event cannot be placed in time; a bad SUMMARY is harmless.
 _ESSENTIAL = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"})
 
@@ -77,6 +85,16 @@ class SplitCalendar:
     # unreadable (`unkeyable`) when the others have one, for then a UID line was lost.
     content_keyed: frozenset[str] = frozenset()
     unkeyable: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneProblem:
+    """A TZID that neither a VTIMEZONE nor a known name places: read at `fixed` (an Etc/GMT zone) or,
+    when None, in the coach's zone."""
+
+    tzid: str
+    fixed: str | None
+    uids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,15 +223,119 @@ def _content_key(block: str) -> str:
     return f"(no UID) {content_digest(chr(10).join(lines))[:16]}"
 
 
+def _defined_zones(header: str) -> frozenset[str]:
+    """The TZIDs the calendar's own VTIMEZONEs define: those always win over any name."""
+    return frozenset(value.strip() for value in _VTIMEZONE_TZID.findall(_FOLD.sub("", header)))
+
+
+def _tzids(block: str) -> set[str]:
+    return {value.strip('"') for value in _TZID_PARAMETER.findall(block)}
+
+
+def _own_zones(head: str) -> tuple[str, dict[str, str]]:
+    """The header with each custom VTIMEZONE's TZID made unique to its definition, and the new names.
+
+    icalendar keeps the first VTIMEZONE it sees under a TZID for the life of the process, so
+    "tzone://Microsoft/Custom" from one calendar would place another calendar's events, and an
+    edited definition would never be read; a name that carries the definition's digest cannot clash.
+    A VTIMEZONE of a real zone ("Europe/Berlin") is read from the zone database by icalendar anyway.
+    """
+    names: dict[str, str] = {}
+
+    def rename(found: re.Match[str]) -> str:
+        component = found[0]
+        tzid_line = _VTIMEZONE_TZID.search(component)
+        if tzid_line is None or known_name(tzid := tzid_line[1].strip()) is not None:
+            return component
+        names[tzid] = f"{tzid} ~{content_digest(component)[:12]}"
+        return component[: tzid_line.start(1)] + names[tzid] + component[tzid_line.end(1) :]
+
+    return _VTIMEZONE_BLOCK.sub(rename, _FOLD.sub("", head)), names
+
+
+def _with_resolved_zones(block: str, own: dict[str, str], defined: frozenset[str]) -> str:
+    """The block with each TZID renamed to what places it: the calendar's own VTIMEZONE under its unique
+    name, or the IANA zone a Windows or Outlook name stands for; an unknown one is dropped, so the time is
+    read in the coach's zone rather than by whatever another calendar once defined under that name."""
+    flat = _FOLD.sub("", block)  # a TZID may be folded in two; icalendar unfolds anyway
+
+    def rename(found: re.Match[str]) -> str:
+        tzid = found[1].strip('"')
+        if tzid in own:
+            return f';TZID="{own[tzid]}"'
+        if tzid in defined:
+            return found[0]
+        resolved = resolve_tzid(tzid)
+        if resolved is None:
+            return ""
+        return found[0] if resolved.key == tzid else f";TZID={resolved.key}"
+
+    return _TZID_PARAMETER.sub(rename, flat)
+
+
+def zone_problems(split: SplitCalendar) -> list[ZoneProblem]:
+    """Each TZID of the calendar that no VTIMEZONE defines and no known name places exactly, with its events."""
+    defined = _defined_zones(split.header)
+    events: dict[str, list[str]] = {}
+    for uid, group in split.groups.items():
+        for block in group.blocks:
+            if "TZID" in block or "tzid" in block.lower():
+                for tzid in _tzids(_FOLD.sub("", block)) - defined:
+                    if uid not in events.setdefault(tzid, []):
+                        events[tzid].append(uid)
+    problems = []
+    for tzid, uids in events.items():
+        resolved = resolve_tzid(tzid)
+        if resolved is None or not resolved.exact:
+            problems.append(ZoneProblem(tzid, None if resolved is None else resolved.key, tuple(uids)))
+    return problems
+
+
+def describe_events(uids: Sequence[str], shown: int = 5) -> str:
+    """ "1 event (a)", "7 events (a, b, c, d, e and 2 more)"."""
+    named = ", ".join(uids[:shown]) + (f" and {len(uids) - shown} more" if len(uids) > shown else "")
+    return f"{len(uids)} event{'s' if len(uids) != 1 else ''} ({named})"
+
+
+# Which unknown zones each calendar was last warned about, so a daemon warns once, not on every pass.
+_zones_warned: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _warn_about_zones(split: SplitCalendar, calendar_name: str, zone: tzinfo) -> None:
+    for problem in zone_problems(split):
+        if _zones_warned.get((calendar_name, problem.tzid)) == problem.uids:
+            continue
+        _zones_warned[(calendar_name, problem.tzid)] = problem.uids
+        many = len(problem.uids) != 1
+        if problem.fixed is None:
+            how = f"read in the coach's time zone, {zone}, and may be hours off"
+        else:
+            offset = datetime(2026, 1, 1, tzinfo=ZoneInfo(problem.fixed)).strftime("%z")
+            how = f"read at a fixed UTC{offset[:3]}:{offset[3:]}, without daylight saving time"
+        log.warning(
+            "calendar=%s tzid=%s: unknown time zone, defined by no VTIMEZONE in the calendar; "
+            "%s %s %s; export the calendar with its time zones",
+            format_value(calendar_name),
+            format_value(problem.tzid),
+            describe_events(problem.uids),
+            "are" if many else "is",
+            how,
+        )
+
+
 def _calendar_text(split: SplitCalendar, uids: Sequence[str]) -> str:
     """Rebuild a calendar holding the shared header and the named groups, each marked with its index."""
     end = re.search(r"^END:VCALENDAR", split.header, re.MULTILINE | re.IGNORECASE)
     head = split.header[: end.start()] if end else split.header
+    defined = _defined_zones(head)
+    head, own = _own_zones(head)
     parts = [head if head.endswith("\n") else head + "\r\n"]
     for index, uid in enumerate(uids):
         for block in split.groups[uid].blocks:
             if block.find("\nBEGIN:") != -1:  # an alarm says nothing about when the session is; a bad one costs nothing
                 block = _NESTED.sub("", block)
+            if "TZID=" in block or "tzid=" in block.lower():
+                block = _with_resolved_zones(block, own, defined)
             first_break = block.index("\n") + 1
             parts.append(block[:first_break] + f"{_GROUP_MARK}:{index}\r\n" + block[first_break:])
     parts.append("END:VCALENDAR\r\n")
@@ -440,6 +562,8 @@ def parse_groups(
     instead of reading it as deleted.
     """
     wanted = list(uids)
+    if wanted:
+        _warn_about_zones(split, calendar_name, zone)
     if keyless := sum(1 for uid in wanted if uid in split.content_keyed):
         log.warning(
             "calendar=%s: %d events have no UID; each is known by its start, title and organizer instead, "
