@@ -9,23 +9,29 @@ coachsync may move between releases.
 from __future__ import annotations
 
 from .actions import Action, Email, Fee, Recipient, Suggestion
-from .agreement import RESCHEDULE_KINDS, counts_against, is_late
+from .agreement import Agreement, Cadence, Period, PeriodKind
 from .hookspecs import PolicySettings, Render, hookimpl
 from .model import Change, ChangeKind, ClientInfo, Occurrence, Record
+from .standing import RESCHEDULE_KINDS, Standing, counts_against, is_late
 
 __all__ = [
     "RESCHEDULE_KINDS",
     "Action",
+    "Agreement",
+    "Cadence",
     "Change",
     "ChangeKind",
     "ClientInfo",
     "Email",
     "Fee",
     "Occurrence",
+    "Period",
+    "PeriodKind",
     "PolicySettings",
     "Recipient",
     "Record",
     "Render",
+    "Standing",
     "Suggestion",
     "counts_against",
     "hookimpl",

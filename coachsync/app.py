@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .agreement import RESCHEDULE_KINDS, counts_against, is_late
+from .agreement import Agreement
 from .clients import ClientMatcher
 from .config import CalendarConfig, Config
+from .engagement import Engagement, engagement_at
 from .errors import CoachsyncError
 from .model import ChangeKind, FeeEntry, MailStatus, OutboxMessage, PolicyFailure, Record, SuggestionEntry
+from .standing import RESCHEDULE_KINDS, Standing, standings, used_now
 from .store import Store
 
 if TYPE_CHECKING:
@@ -86,6 +88,23 @@ class ClientSummary:
     late: int
     cancellations: int
     excused: int
+    engagement: Engagement
+    allowance_used: int  # in the current period
+    agreement: Agreement
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "upcoming": self.upcoming,
+            "reschedules": self.reschedules,
+            "late": self.late,
+            "cancellations": self.cancellations,
+            "excused": self.excused,
+            "status": self.engagement.status.value,
+            "paused_until": self.engagement.until.isoformat() if self.engagement.until else None,
+            "allowance_used": self.allowance_used,
+            "agreement": self.agreement.as_json(),
+        }
 
 
 class App:
@@ -222,16 +241,33 @@ class App:
             if client is not None:
                 upcoming[client] += 1
         history = self.store.history.records()
-        return [self._summary(client.name, upcoming[client.name], history) for client in self.config.clients]
+        return [self._summary(client.name, upcoming[client.name], history, now) for client in self.config.clients]
 
-    def _summary(self, name: str, upcoming: int, history: list[Record]) -> ClientSummary:
+    def standings(self, client: str) -> list[tuple[Record, Standing]]:
+        """Each of the client's records with its standing against their agreement, oldest first."""
+        own = [r for r in self.store.history.records(client=client) if r.change.client == client]
+        found = standings(own, self.config.agreement_for(client), self.store.engagements.events(client), self.zone)
+        return list(zip(own, found, strict=True))
+
+    def engagement(self, client: str, now: datetime) -> Engagement:
+        return engagement_at(self.store.engagements.events(client), now, self.zone)
+
+    def _summary(self, name: str, upcoming: int, history: list[Record], now: datetime) -> ClientSummary:
         own = [r for r in history if r.change.client == name]
-        counted = counts_against(own)
+        agreement = self.config.agreement_for(name)
+        events = self.store.engagements.events(name)
+        found = standings(own, agreement, events, self.zone)
+        counted = [r for r, s in zip(own, found, strict=True) if s.counts]
+        late = sum(s.late for s in found if s.counts)
+        engagement = engagement_at(events, now, self.zone)
         return ClientSummary(
             name=name,
             upcoming=upcoming,
             reschedules=sum(r.change.kind in RESCHEDULE_KINDS for r in counted),
-            late=sum(is_late(r, self.config.late_notice_hours) for r in counted),
+            late=late,
             cancellations=sum(r.change.kind is ChangeKind.CANCELLED for r in counted),
             excused=sum(r.excused for r in own),
+            engagement=engagement,
+            allowance_used=used_now(own, found, agreement, events, now, self.zone),
+            agreement=agreement,
         )

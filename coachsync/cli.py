@@ -299,7 +299,7 @@ def clients(ctx: click.Context, as_json: bool) -> None:
     app = _app(ctx)
     summaries = app.client_summaries(utc_now())
     if as_json:
-        click.echo(json.dumps([asdict(s) for s in summaries], indent=2))
+        click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
         return
     headers = ("CLIENT", "UPCOMING", "RESCHEDULES", "LATE", "CANCELLATIONS", "EXCUSED")
     rows = [

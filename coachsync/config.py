@@ -7,10 +7,11 @@ refuses to start on a bad config and the coach has to be able to fix it alone.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +35,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from coachsync.addresses import InvalidAddress, check_address
+from coachsync.agreement import Agreement, Terms, effective, parse_cadence, parse_period
 from coachsync.errors import ConfigError
 from coachsync.sources.base import DEFAULT_MAX_CALENDAR_MB, url_problem
 from coachsync.text import one_line
@@ -178,12 +180,59 @@ class CalendarConfig(_Model):
         return self
 
 
+class AllowanceConfig(_Model):
+    """`allowance:` reschedules that cost nothing and raise no concern, per period."""
+
+    reschedules: int | None = Field(default=None, ge=0)
+    per: str | None = None
+
+    @field_validator("per")
+    @classmethod
+    def _known_period(cls, value: str | None) -> str | None:
+        return None if value is None else str(parse_period(value))
+
+
+class AgreementConfig(_Model):
+    """`agreement:` the practice's default coaching agreement, or a client's overrides of it; every key optional."""
+
+    notice_hours: float | None = Field(default=None, ge=0)
+    cadence: str | None = None
+    allowance: AllowanceConfig | None = None
+    started: datetime.date | None = None
+
+    @field_validator("cadence")
+    @classmethod
+    def _known_cadence(cls, value: str | None) -> str | None:
+        return None if value is None else str(parse_cadence(value))
+
+    def terms(self) -> Terms:
+        allowance = self.allowance or AllowanceConfig()
+        return Terms(
+            notice_hours=self.notice_hours,
+            cadence=parse_cadence(self.cadence) if self.cadence else None,
+            allowance=allowance.reschedules,
+            per=parse_period(allowance.per) if allowance.per else None,
+            started=self.started,
+        )
+
+
 class ClientConfig(_Model):
     """A coaching client; occurrences are charged to them by email, then by alias."""
 
     name: NonEmptyStr
     emails: list[LowerEmail] = []
     aliases: list[NonEmptyStr] = []
+    agreement: AgreementConfig | None = None
+    # Per-client overrides of `policies.<name>`, merged over it and validated by the plugin (see coachsync.plugins).
+    policies: dict[str, Any] = {}
+
+    @field_validator("policies")
+    @classmethod
+    def _sections(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name, section in value.items():
+            if not isinstance(section, Mapping):
+                raise _Located(f"expected a mapping of {name}'s settings, got {_describe(section)}", (name,))
+        return value
 
 
 class WindowConfig(_Model):
@@ -255,7 +304,9 @@ class Config(_Model):
     database: Path = Field(default_factory=_default_database)
     timezone: str | None = None
     window: WindowConfig = WindowConfig()
-    late_notice_hours: float = Field(default=24.0, ge=0)
+    agreement: AgreementConfig = AgreementConfig()
+    # The old name of agreement.notice_hours, still read; `coachsync check` says where to move it.
+    late_notice_hours: float | None = Field(default=None, ge=0)
     debounce_seconds: float = Field(default=2.0, ge=0)
     calendars: list[CalendarConfig] = Field(min_length=1)
     clients: list[ClientConfig] = []
@@ -302,6 +353,14 @@ class Config(_Model):
                     raise _Located(problem, (index, "emails", position), (first[0], "emails", first[1]))
         return value
 
+    @model_validator(mode="after")
+    def _one_notice_period(self) -> Config:
+        if self.late_notice_hours is not None and self.agreement.notice_hours is not None:
+            raise _Located(
+                "give only agreement.notice_hours; late_notice_hours is its old name", ("late_notice_hours",)
+            )
+        return self
+
     @field_validator("plugins_dir")
     @classmethod
     def _plugins_dir_exists(cls, value: Path | None) -> Path | None:
@@ -327,9 +386,63 @@ class Config(_Model):
             if unknown:
                 raise _config_error(unknown, str(self.path), self._lines, loc, model) from None
 
+    def validate_layers(self, layers: Sequence[tuple[Loc, Any]], model: type[_SectionModel]) -> _SectionModel:
+        """Validate sections merged key by key, later over earlier (a client's `policies.fee` over the
+        practice's); an error is reported at the line of the section that gave the key."""
+        merged: dict[Any, Any] = {}
+        origin: dict[Any, Loc] = {}
+        for loc, data in layers:
+            if isinstance(data, Mapping):
+                merged.update(data)
+                origin.update(dict.fromkeys(data, loc))
+        try:
+            return model.model_validate(merged, context={"base_dir": self.path.parent})
+        except ValidationError as exc:
+            found = [
+                _config_error(
+                    [error],
+                    str(self.path),
+                    self._lines,
+                    origin.get(error["loc"][0] if error["loc"] else None, layers[-1][0]),
+                    model,
+                )
+                for error in exc.errors()
+            ]
+            raise min(found, key=lambda e: e.line or 0) from None
+
+    def key_error(self, loc: Loc, problem: str) -> ConfigError:
+        """A problem found after validation, at the key's line (a policy naming no plugin)."""
+        return ConfigError(str(self.path), self.line_of(loc), _dotted(loc), problem)
+
     def line_of(self, loc: Loc) -> int | None:
         """The line of a key, for errors found after validation (a policy naming no plugin)."""
         return _line_of(loc, self._lines) if () in self._lines else None
+
+    def default_terms(self) -> Terms:
+        """The practice's agreement as written (with `late_notice_hours` read as its notice period)."""
+        terms = self.agreement.terms()
+        if self.late_notice_hours is not None:
+            terms = dataclasses.replace(terms, notice_hours=self.late_notice_hours)
+        return terms
+
+    def agreement_for(self, client: str | None) -> Agreement:
+        """A client's effective agreement: theirs over the practice's, key by key. A client no longer in
+        the config (or a session of no client) has the practice's."""
+        found = next((c for c in self.clients if c.name == client), None)
+        own = found.agreement.terms() if found is not None and found.agreement is not None else None
+        return effective(self.default_terms(), own)
+
+    def notices(self) -> list[str]:
+        """Things that still work but should change, one line each, for `coachsync check`."""
+        found = []
+        if self.late_notice_hours is not None:
+            line = self.line_of(("late_notice_hours",))
+            where = f" (line {line})" if line else ""
+            found.append(
+                f"late_notice_hours{where} is now agreement.notice_hours; move it under agreement:"
+                f" as notice_hours: {self.late_notice_hours:g}"
+            )
+        return found
 
     def tzinfo(self) -> datetime.tzinfo:
         """The coach's zone for floating times and display; the system zone when unset."""
@@ -512,6 +625,7 @@ _EXPECTED = {
     "model_attributes_type": "a mapping",
     "path_type": "a file path",
     "is_instance_of": "a file path",
+    "date_type": "a date such as 2026-09-01",
 }
 
 

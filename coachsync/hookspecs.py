@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict
 
 from . import model
 from .actions import Action
+from .agreement import Agreement
 from .model import Occurrence, Record
+from .standing import Standing
 
 PROJECT = "coachsync"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -69,6 +71,8 @@ def coachsync_on_change(
     render: Render,
     zone: tzinfo,
     now: datetime,
+    agreement: Agreement,
+    standing: Standing,
 ) -> Iterable[Action] | None:
     """Decide what one newly recorded change calls for; return actions, or nothing.
 
@@ -90,6 +94,15 @@ def coachsync_on_change(
       them in `mail.templates_dir`).
     - `zone`: the coach's time zone, for dates in messages.
     - `now`: the moment of the pass; never read the clock yourself.
+    - `agreement`: the client's effective coaching agreement (`notice_hours`,
+      `cadence`, `allowance` per `per`, `started`); the practice's default for
+      a session of no client.
+    - `standing`: this change against that agreement, by coachsync's one rule:
+      `late`, `counts` (and `why_not`), `allowance_used` of `allowance` in its
+      period, `over`, `first_over`, `period_start`, `periods_over`.
+
+    Changes made while the engagement is paused or ended are recorded but no
+    plugin is called for them.
 
     Return `Fee`, `Email` and `Suggestion` values (from `coachsync.api`).
     Each is recorded at most once per change, plugin and action (or per

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -81,6 +81,28 @@ class ClientInfo:
 
     name: str
     emails: tuple[str, ...]
+
+
+class EngagementKind(StrEnum):
+    """What the coach did with a client's engagement (`coachsync agreement revisit`, `coachsync client …`)."""
+
+    REVISIT = "revisit"
+    PAUSE = "pause"
+    RESUME = "resume"
+    END = "end"
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementEvent:
+    """One step of a client's engagement, as the coach recorded it; `id` is 0 until written."""
+
+    id: int
+    client: str
+    kind: EngagementKind
+    at: datetime
+    by: str
+    reason: str | None = None
+    until: date | None = None  # a pause with --until ends by itself on this day
 
 
 @dataclass(frozen=True, slots=True)

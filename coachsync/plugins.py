@@ -17,7 +17,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,7 +26,7 @@ import pluggy
 from pydantic import ConfigDict
 
 from . import hookspecs
-from .config import Config
+from .config import Config, Loc
 from .errors import ConfigError, PluginError
 from .hookspecs import PolicySettings
 from .text import one_line
@@ -73,6 +73,14 @@ class Plugins:
     on_change: Mapping[str, OnChange]
     # The coachsync_on_change arguments each of those plugins names.
     arguments: Mapping[str, frozenset[str]]
+    # Per plugin, per client: `clients[i].policies.<name>` merged over `policies.<name>` and validated.
+    client_settings: Mapping[str, Mapping[str, PolicySettings]] = field(default_factory=dict)
+
+    def settings_for(self, plugin: str, client: str | None) -> PolicySettings | None:
+        """The settings a plugin runs with for a client's change, or None when it is off for them."""
+        own = self.client_settings.get(plugin, {}).get(client) if client is not None else None
+        found = own if own is not None else self.settings.get(plugin)
+        return found if found is not None and found.enabled else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +142,11 @@ def load_plugins(config: Config, trace: bool = False) -> Plugins:
     # In the file's order, so the first error reported is the one nearest the top.
     sections = {name: _section(config, manager, by_name[name]) for name in config.policies}
     settings = {name: section for name, section in sorted(sections.items()) if section is not None}
-    enabled = set(settings)
+    client_settings = _client_sections(config, manager, by_name)
+    # A plugin switched on for one client only is registered too; it runs for that client's changes.
+    enabled = set(settings) | {
+        name for name, clients in client_settings.items() if any(s.enabled for s in clients.values())
+    }
     for plugin in found:
         if plugin.name not in enabled:
             manager.set_blocked(plugin.name)  # listed, never called
@@ -150,6 +162,7 @@ def load_plugins(config: Config, trace: bool = False) -> Plugins:
         template_dirs={name: _templates_dir(modules[name]) for name in enabled},
         on_change={name: _caller_of(manager, "coachsync_on_change", name) for name in reacting},
         arguments={name: _argnames(manager, "coachsync_on_change", name) for name in reacting},
+        client_settings=client_settings,
     )
 
 
@@ -269,14 +282,7 @@ def _check_policy_keys(config: Config, names: Iterable[str]) -> None:
     installed = sorted(names)
     for key in config.policies:
         if key not in installed:
-            close = difflib.get_close_matches(str(key), installed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else "; see `coachsync plugins`"
-            raise ConfigError(
-                str(config.path),
-                config.line_of(("policies", key)),
-                f"policies.{key}",
-                f"no plugin named {key!r} is installed{hint}",
-            )
+            raise _no_such_plugin(config, ("policies", key), key, installed)
 
 
 def _section(config: Config, manager: pluggy.PluginManager, plugin: _Found) -> PolicySettings | None:
@@ -292,6 +298,34 @@ def _section(config: Config, manager: pluggy.PluginManager, plugin: _Found) -> P
         return config.validate_section(loc, model, data)
     config.check_keys(loc, model, data)
     return None
+
+
+def _client_sections(
+    config: Config, manager: pluggy.PluginManager, found: Mapping[str, _Found]
+) -> dict[str, dict[str, PolicySettings]]:
+    """Each `clients[i].policies.<name>`, merged key by key over `policies.<name>` and validated by the
+    plugin's own model; an error names the line of whichever section gave the key."""
+    sections: dict[str, dict[str, PolicySettings]] = {}
+    for index, client in enumerate(config.clients):
+        for name, data in client.policies.items():
+            loc: Loc = ("clients", index, "policies", name)
+            if name not in found:
+                raise _no_such_plugin(config, loc, name, found)
+            layers = [(("policies", name), config.policies.get(name) or {}), (loc, data)]
+            switch = config.validate_layers(layers, _Switch)
+            model = _settings_model(manager, found[name])
+            if switch.enabled:
+                sections.setdefault(name, {})[client.name] = config.validate_layers(layers, model)
+            else:
+                config.check_keys(loc, model, data)
+                sections.setdefault(name, {})[client.name] = switch
+    return sections
+
+
+def _no_such_plugin(config: Config, loc: Loc, name: str, installed: Iterable[str]) -> ConfigError:
+    close = difflib.get_close_matches(str(name), sorted(installed), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else "; see `coachsync plugins`"
+    return config.key_error(loc, f"no plugin named {name!r} is installed{hint}")
 
 
 def _settings_model(manager: pluggy.PluginManager, plugin: _Found) -> type[PolicySettings]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .errors import MassChangeError
 from .ics import MatchClient, Window, content_digest, parse_groups, split_calendar
-from .model import CalendarState, Change, Record
+from .model import CalendarState, Change, EngagementEvent, Record
 from .plan import Known, PassPlan, plan_pass, select_groups
 from .policies import PolicyResults, PolicyRunner, PolicyViews
 from .store import Store
@@ -188,7 +188,19 @@ def _views(store: Store, settings: PassSettings, now: datetime) -> PolicyViews:
     def history_of(client: str) -> list[Record]:
         return store.history.records(client=client)
 
-    return PolicyViews(history_of, store.snapshots.upcoming_sessions, settings.match_client, now)
+    def events_of(client: str) -> list[EngagementEvent]:
+        return store.engagements.events(client=client)
+
+    assert settings.policies is not None  # views are only made for a run of the policies
+    return PolicyViews(
+        history_of,
+        store.snapshots.upcoming_sessions,
+        settings.match_client,
+        now,
+        read_events=events_of,
+        agreement_for=settings.policies.agreement_for,
+        zone=settings.zone,
+    )
 
 
 def _keep_sync_state(store: Store, name: str, state: CalendarState | None, sync_state: Mapping[str, str]) -> None:

@@ -16,15 +16,17 @@ from pydantic import ValidationError
 
 import coachsync_plugins
 from coachsync import hookspecs
-from coachsync.api import ClientInfo, Email, Fee, Recipient, Record, Suggestion
+from coachsync.api import Agreement, ClientInfo, Email, Fee, Recipient, Record, Suggestion
 from coachsync.errors import ConfigError
 from coachsync.model import Change, ChangeKind, Occurrence
+from coachsync.standing import standings
 from coachsync.templates import TemplateRenderer
 from coachsync_plugins import checkin, end_engagement, escalation_email, fee
 
 from support.scenario import NOW, Coach
 
 BERLIN = ZoneInfo("Europe/Berlin")
+BUILT_IN_TERMS = Agreement()
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 ALICE = ClientInfo("Alice Example", ("alice@example.com",))
@@ -71,6 +73,7 @@ def run(
     client: ClientInfo | None = ALICE,
     sessions: Sequence[Occurrence] = (),
     now: datetime = NOW,
+    agreement: Agreement = BUILT_IN_TERMS,
     **settings: Any,
 ) -> list[Any]:
     # Through pluggy, as the core calls it: the plugin receives only the arguments it names.
@@ -78,7 +81,10 @@ def run(
     manager.add_hookspecs(hookspecs)
     manager.register(module)
     [model] = manager.hook.coachsync_policy_settings()
+    earlier = [r for r in history if r.id != current.id]
     [returned] = manager.hook.coachsync_on_change(
+        agreement=agreement,
+        standing=standings([*earlier, current], agreement, (), BERLIN)[-1],
         record=current,
         history=history,
         client=client,

@@ -136,10 +136,38 @@ def test_clients_json_summarises_each_client(coach_with_history: Coach) -> None:
     result = cli(coach_with_history, "clients", "--json")
 
     assert result.exit_code == 0
-    assert json.loads(result.output) == [
-        {"name": "Alice Example", "upcoming": 1, "reschedules": 1, "late": 0, "cancellations": 1, "excused": 0},
-        {"name": "Bob Builder", "upcoming": 1, "reschedules": 0, "late": 0, "cancellations": 0, "excused": 0},
-        {"name": "Carmen Diaz", "upcoming": 0, "reschedules": 0, "late": 0, "cancellations": 0, "excused": 0},
+    counts = ("name", "upcoming", "reschedules", "late", "cancellations", "excused", "status", "allowance_used")
+    assert [{key: s[key] for key in counts} for s in json.loads(result.output)] == [
+        {
+            "name": "Alice Example",
+            "upcoming": 1,
+            "reschedules": 1,
+            "late": 0,
+            "cancellations": 1,
+            "excused": 0,
+            "status": "active",
+            "allowance_used": 2,
+        },
+        {
+            "name": "Bob Builder",
+            "upcoming": 1,
+            "reschedules": 0,
+            "late": 0,
+            "cancellations": 0,
+            "excused": 0,
+            "status": "active",
+            "allowance_used": 0,
+        },
+        {
+            "name": "Carmen Diaz",
+            "upcoming": 0,
+            "reschedules": 0,
+            "late": 0,
+            "cancellations": 0,
+            "excused": 0,
+            "status": "active",
+            "allowance_used": 0,
+        },
     ]
 
 

@@ -120,7 +120,8 @@ def test_minimal_config_gets_defaults(tmp_path: Path, ics: Path) -> None:
     assert config.timezone is None
     assert config.window == WindowConfig(days_back=30, days_ahead=365)
     assert (DEFAULT_WINDOW_DAYS_BACK, DEFAULT_WINDOW_DAYS_AHEAD) == (30, 365)
-    assert config.late_notice_hours == 24.0
+    assert config.late_notice_hours is None
+    assert config.agreement_for(None).notice_hours == 24.0
     assert config.debounce_seconds == 2.0
     assert config.calendars == [CalendarConfig(name="coaching", ics_file=ics)]
     assert config.calendars[0].poll_interval == 300.0

@@ -56,6 +56,8 @@ BUSINESS_LOGIC = {
     "coachsync.plan",
     "coachsync.detect",
     "coachsync.agreement",
+    "coachsync.standing",
+    "coachsync.engagement",
     "coachsync.excuses",
     "coachsync.app",
     "coachsync.cli",
@@ -172,7 +174,9 @@ def test_the_docs_example_and_code_blocks_import_only_the_public_api() -> None:
     assert imported == {"coachsync.api"}
 
 
-@pytest.mark.parametrize("pure", ["coachsync.detect", "coachsync.plan", "coachsync.agreement"])
+@pytest.mark.parametrize(
+    "pure", ["coachsync.detect", "coachsync.plan", "coachsync.agreement", "coachsync.standing", "coachsync.engagement"]
+)
 def test_detect_and_the_planner_import_nothing_that_does_io(pure: str) -> None:
     modules = own_modules()
     reached = closure(pure, modules)

@@ -14,6 +14,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from ..model import ClientInfo, PolicyFailure, Record
+from ..standing import ENDED, PAUSED, Standing
 from ..templates import TemplateRenderer
 from ..text import one_line
 from .checks import ActionRows, InvalidAction, action_rows, returned_actions
@@ -21,6 +22,7 @@ from .views import PolicyViews
 
 if TYPE_CHECKING:
     from ..config import Config, MailConfig
+    from ..hookspecs import PolicySettings
     from ..model import FeeEntry, OutboxMessage, SuggestionEntry
     from ..plugins import Plugins
 
@@ -47,13 +49,14 @@ class PolicyRunner:
 
     def __init__(self, config: Config, plugins: Plugins, zone: tzinfo) -> None:
         self._mail: MailConfig = config.mail
+        self.agreement_for = config.agreement_for
         self._clients = {c.name: ClientInfo(c.name, tuple(c.emails)) for c in config.clients}
         self._plugins = plugins
         self._zone = zone
         # The coach's templates_dir first, so their copy of a template wins over the plugin's own.
         self._renderers = {
             name: TemplateRenderer([d for d in (config.mail.templates_dir, plugins.template_dirs[name]) if d])
-            for name in plugins.settings
+            for name in plugins.template_dirs
         }
 
     @property
@@ -68,11 +71,15 @@ class PolicyRunner:
         succeeded: list[tuple[int, str]] = []
         for record, name in calls:
             hook = self._plugins.on_change.get(name)
-            if hook is None:
+            settings = self._plugins.settings_for(name, record.change.client)
+            if hook is None or settings is None:
                 continue
+            standing = views.standing(record)
+            if standing.why_not in (PAUSED, ENDED):
+                continue  # recorded, but no policy acts while the engagement is paused or over
             client = self._client(record.change.client)
             try:
-                results = hook(**self._arguments(name, record, client, views, now))
+                results = hook(**self._arguments(name, record, client, views, now, settings, standing))
                 # pluggy leaves out a None result; a plugin has at most one implementation.
                 found = action_rows(
                     name, record, client, returned_actions(results[0] if results else None), self._mail, now
@@ -88,7 +95,14 @@ class PolicyRunner:
         return PolicyResults(rows.fees, rows.suggestions, rows.emails, tuple(failures), tuple(succeeded))
 
     def _arguments(
-        self, name: str, record: Record, client: ClientInfo | None, views: PolicyViews, now: datetime
+        self,
+        name: str,
+        record: Record,
+        client: ClientInfo | None,
+        views: PolicyViews,
+        now: datetime,
+        settings: PolicySettings,
+        standing: Standing,
     ) -> dict[str, Any]:
         """Every hook argument; the costly ones are worked out only when this plugin names them
         (pluggy hands a plugin only the arguments it names, so it never sees the empty stand-ins)."""
@@ -98,7 +112,9 @@ class PolicyRunner:
             "history": views.history(record) if "history" in wanted else (),
             "client": client,
             "sessions": views.sessions(client) if "sessions" in wanted else (),
-            "settings": self._plugins.settings[name],
+            "settings": settings,
+            "agreement": views.agreement(record.change.client),
+            "standing": standing,
             "render": self._renderers[name].render,
             "zone": self._zone,
             "now": now,

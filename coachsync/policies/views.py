@@ -1,30 +1,65 @@
-"""What a policy may read about clients during one run, read once from the store and never written."""
+"""What a policy may read about clients during one run, read once from the store and never written.
+
+A record's standing against its client's agreement is worked out here, by the
+one rule in `coachsync.standing`, from the client's history and engagement log.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 
-from ..model import ClientInfo, Occurrence, Record
+from ..agreement import Agreement
+from ..model import ClientInfo, EngagementEvent, Occurrence, Record
+from ..standing import Standing, standings
 
 MatchClient = Callable[[Sequence[str], str], str | None]
 ReadHistory = Callable[[str], list[Record]]
 ReadSessions = Callable[[datetime], list[Occurrence]]
+ReadEvents = Callable[[str], list[EngagementEvent]]
+AgreementFor = Callable[[str | None], Agreement]
 
 
 class PolicyViews:
     """A client's history and upcoming sessions, each read at most once per run and only when asked."""
 
     def __init__(
-        self, read_history: ReadHistory, read_sessions: ReadSessions, match_client: MatchClient, now: datetime
+        self,
+        read_history: ReadHistory,
+        read_sessions: ReadSessions,
+        match_client: MatchClient,
+        now: datetime,
+        *,
+        read_events: ReadEvents,
+        agreement_for: AgreementFor,
+        zone: tzinfo,
     ) -> None:
         self._read_history = read_history
         self._read_sessions = read_sessions
         self._match_client = match_client
         self._now = now
+        self._read_events = read_events
+        self._agreement_for = agreement_for
+        self._zone = zone
         self._history: dict[str, list[Record]] = {}
+        self._events: dict[str, list[EngagementEvent]] = {}
         self._sessions: dict[str | None, list[Occurrence]] | None = None
+
+    def agreement(self, client: str | None) -> Agreement:
+        """The client's effective agreement (the practice's for a session of no client)."""
+        return self._agreement_for(client)
+
+    def standing(self, record: Record) -> Standing:
+        """The record against its client's agreement, counting only what came before it."""
+        client = record.change.client
+        earlier = list(self.history(record))
+        events: list[EngagementEvent] = []
+        if client is not None:
+            if client not in self._events:
+                self._events[client] = self._read_events(client)
+            events = self._events[client]
+        return standings([*earlier, record], self.agreement(client), events, self._zone)[-1]
 
     def history(self, record: Record) -> tuple[Record, ...]:
         """The same client's records before this one, oldest first."""

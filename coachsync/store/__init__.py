@@ -3,7 +3,8 @@
 - `snapshots`: each calendar's last state, event fingerprints and occurrences;
 - `history`: every recorded change and whether the coach excused it;
 - `ledger`: fees, suggestions, and policy runs waiting for a retry;
-- `outbox`: emails and their delivery state.
+- `outbox`: emails and their delivery state;
+- `engagements`: each revisit, pause, resume and end of a client's engagement.
 
 A pass writes through several of them inside one `with store.transaction():`,
 so a crash leaves the old state or the new one. The store is told what to
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .database import Database
+from .engagements import Engagements
 from .history import History
 from .ledger import Ledger
 from .outbox import Outbox
@@ -38,6 +40,7 @@ class Store:
         self.history = History(self._db)
         self.ledger = Ledger(self._db)
         self.outbox = Outbox(self._db)
+        self.engagements = Engagements(self._db)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -140,6 +140,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox_v3 RENAME TO outbox;
     CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
     """,
+    # version 4: the engagement log. Each revisit, pause, resume and end the coach recorded, never rewritten:
+    # what counted at any moment is worked out from it and the history.
+    """
+    CREATE TABLE engagement_events (
+        id        INTEGER PRIMARY KEY,
+        client    TEXT NOT NULL,
+        kind      TEXT NOT NULL CHECK (kind IN ('revisit', 'pause', 'resume', 'end')),
+        at        TEXT NOT NULL,
+        by_user   TEXT NOT NULL,
+        reason    TEXT,
+        until     TEXT
+    );
+    CREATE INDEX engagement_by_client ON engagement_events (client, at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
