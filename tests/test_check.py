@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from coachsync.store import Store
+from coachsync.store import SCHEMA_VERSION, Store
 
 from support.cli import cli
 from support.http_calendar import FakeCalendarServer
@@ -17,6 +19,7 @@ from support.scenario import NOW, Coach
 from support.smtp_server import SmtpHandler, smtp_server
 
 HOUR = timedelta(hours=1)
+RELEASE_0_1_0 = Path(__file__).parent / "data" / "release-0.1.0"
 DEC_10 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
 
@@ -41,7 +44,7 @@ def coach(tmp_path) -> Coach:  # type: ignore[no-untyped-def]
 def report(coach: Coach) -> str:
     return (
         f"config {coach.config_path}: ok\n"
-        f"database {coach.root / 'state' / 'coachsync.db'}: ok\n"
+        f"database: not created yet (the first pass creates {coach.root / 'state' / 'coachsync.db'})\n"
         "plugins: ok, enabled: none\n"
         "calendar coaching: ok, 6 events\n"
         "  Alice Example: 2 upcoming, next 2026-12-10 10:00\n"
@@ -58,8 +61,33 @@ def test_check_lists_whose_sessions_are_whose_and_records_nothing(coach: Coach) 
         0,
         report(coach) + f"mail: outbox mode, nothing is sent; messages go to {coach.root / 'outbox'}\nall good\n",
     )
-    with Store(coach.root / "state" / "coachsync.db") as store:
-        assert (store.snapshots.state("coaching"), store.history.records()) == (None, [])
+    assert sorted(p.name for p in coach.root.iterdir()) == ["coaching.ics", "config.yaml"]
+
+
+def test_check_reads_an_existing_database_and_writes_nothing_to_it(coach: Coach) -> None:
+    database = coach.root / "state" / "coachsync.db"
+    assert cli(coach, "sync", at=NOW).exit_code == 0
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in database.parent.iterdir()}
+
+    result = check(coach)
+
+    assert result.exit_code == 0
+    assert result.output.splitlines()[1] == f"database {database}: ok"
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in database.parent.iterdir()} == before
+    assert before.keys() == {"coachsync.db"}
+
+
+def test_check_reads_a_database_of_an_older_schema_without_upgrading_it(coach: Coach) -> None:
+    database = coach.root / "state" / "coachsync.db"
+    shutil.copytree(RELEASE_0_1_0, database.parent, ignore=shutil.ignore_patterns("*.ics"))
+    before = [database.read_bytes(), Path(f"{database}-wal").read_bytes()]  # a release 0.1.0 daemon had it open
+
+    result = check(coach)
+
+    assert (result.exit_code, result.output.splitlines()[1]) == (0, f"database {database}: ok")
+    assert [database.read_bytes(), Path(f"{database}-wal").read_bytes()] == before
+    with Store(database) as store:  # the first pass upgrades it, as always
+        assert store.schema_version == SCHEMA_VERSION
 
 
 def test_an_unreachable_calendar_exits_1_and_the_others_are_still_checked(
@@ -76,7 +104,7 @@ def test_an_unreachable_calendar_exits_1_and_the_others_are_still_checked(
     port = server.server_address[1]
     assert result.output == (
         f"config {coach.config_path}: ok\n"
-        f"database {coach.root / 'state' / 'coachsync.db'}: ok\n"
+        f"database: not created yet (the first pass creates {coach.root / 'state' / 'coachsync.db'})\n"
         "plugins: ok, enabled: none\n"
         f'calendar booking: FAILED: calendar "booking" (http://127.0.0.1:{port}/…): answered HTTP 404 Not Found; '
         "check the URL; the calendar may have been moved, deleted or unshared\n"

@@ -33,14 +33,20 @@ __all__ = ["SCHEMA_VERSION", "Store"]
 class Store:
     """One SQLite database; open it once per process and share it."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = Database(path)
+    def __init__(self, path: Path, database: Database | None = None) -> None:
+        self._db = database if database is not None else Database(path)
         self.path = path
         self.snapshots = Snapshots(self._db)
         self.history = History(self._db)
         self.ledger = Ledger(self._db)
         self.outbox = Outbox(self._db)
         self.engagements = Engagements(self._db)
+
+    @classmethod
+    def copy_of(cls, path: Path) -> Store:
+        """A store over an in-memory copy of the database at `path`, or an empty one when there is none
+        yet: what `coachsync check` reads, writing nothing to disk."""
+        return cls(path, Database.copy_of(path) if path.exists() else Database.in_memory(path))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

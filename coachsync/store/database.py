@@ -56,6 +56,43 @@ class Database:
         self._depth = 0
         migrate(self.connection, path)
 
+    @classmethod
+    def copy_of(cls, path: Path) -> Database:
+        """An in-memory copy of the database at `path`, migrated in memory; nothing on disk is written.
+
+        For `coachsync check`, which records nothing: it sees what the next pass would see. A database
+        closed cleanly has no -wal file, and is read as immutable so that SQLite creates no -wal and
+        -shm beside it; one with a -wal (the daemon has it open) is read through it, read-only.
+        """
+        immutable = "&immutable=1" if not Path(f"{path}-wal").exists() else ""
+        try:
+            source = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro{immutable}", uri=True, timeout=30)
+            try:
+                connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                source.backup(connection)
+            finally:
+                source.close()
+        except (OSError, sqlite3.Error) as error:
+            raise CoachsyncError(
+                f"cannot read the database {path}: {error}; check `database:` in the config"
+            ) from error
+        return cls._over(connection, path)
+
+    @classmethod
+    def in_memory(cls, path: Path) -> Database:
+        """An empty database in memory standing for `path`, which does not exist yet."""
+        return cls._over(sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False), path)
+
+    @classmethod
+    def _over(cls, connection: sqlite3.Connection, path: Path) -> Database:
+        database = cls.__new__(cls)
+        database.connection = connection
+        database.path = path
+        database._depth = 0
+        connection.execute("PRAGMA foreign_keys=ON")
+        migrate(connection, path)
+        return database
+
     def execute(self, sql: str, arguments: object = ()) -> sqlite3.Cursor:
         return self.connection.execute(sql, arguments)  # type: ignore[arg-type]
 
