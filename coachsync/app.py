@@ -7,11 +7,12 @@ their imports (caldav, requests, Jinja2) wait until a pass needs them.
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,19 @@ from typing import TYPE_CHECKING, Any
 from .agreement import Agreement
 from .clients import ClientMatcher
 from .config import CalendarConfig, Config
-from .engagement import Engagement, engagement_at
-from .errors import CoachsyncError
-from .model import ChangeKind, FeeEntry, MailStatus, OutboxMessage, PolicyFailure, Record, SuggestionEntry
+from .engagement import Engagement, engagement_at, refusal
+from .errors import CoachsyncError, RefusedError
+from .model import (
+    ChangeKind,
+    EngagementEvent,
+    EngagementKind,
+    FeeEntry,
+    MailStatus,
+    OutboxMessage,
+    PolicyFailure,
+    Record,
+    SuggestionEntry,
+)
 from .standing import RESCHEDULE_KINDS, Standing, standings, used_now
 from .store import Store
 
@@ -67,6 +78,14 @@ def build_source(calendar: CalendarConfig) -> Source:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _local_user() -> str:
+    """Who ran a command, for the engagement log: the login name, as the shell knows it."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"uid {os.getuid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +268,40 @@ class App:
         found = standings(own, self.config.agreement_for(client), self.store.engagements.events(client), self.zone)
         return list(zip(own, found, strict=True))
 
+    def history_standings(self, records: Sequence[Record]) -> dict[int, Standing]:
+        """The standing of each record, against its client's whole history (not only the records shown)."""
+        found: dict[int, Standing] = {}
+        for client in {r.change.client for r in records}:
+            if client is None:
+                found.update(
+                    (s.record_id, s)
+                    for s in standings(
+                        [r for r in records if r.change.client is None], self.config.agreement_for(None), (), self.zone
+                    )
+                )
+                continue
+            found.update((record.id, standing) for record, standing in self.standings(client))
+        return found
+
     def engagement(self, client: str, now: datetime) -> Engagement:
         return engagement_at(self.store.engagements.events(client), now, self.zone)
+
+    def engagement_events(self, client: str | None = None) -> list[EngagementEvent]:
+        return self.store.engagements.events(client)
+
+    def record_step(
+        self, client: str, kind: EngagementKind, now: datetime, reason: str | None = None, until: date | None = None
+    ) -> tuple[EngagementEvent, Engagement]:
+        """Record a revisit, pause, resume or end; returns it and the engagement as it was just before."""
+        events = self.store.engagements.events(client)
+        problem = refusal(events, kind, now, self.zone)
+        if problem is not None:
+            raise RefusedError(f"{client} {problem}")
+        if until is not None and until <= now.astimezone(self.zone).date():
+            raise RefusedError(f"--until {until.isoformat()} is not after today; give the first day of sessions again")
+        before = engagement_at(events, now, self.zone)
+        event = EngagementEvent(0, client, kind, now, _local_user(), reason, until)
+        return self.store.engagements.add(event), before
 
     def _summary(self, name: str, upcoming: int, history: list[Record], now: datetime) -> ClientSummary:
         own = [r for r in history if r.change.client == name]

@@ -28,7 +28,8 @@ from .text import one_line
 if TYPE_CHECKING:
     from .app import App
     from .config import Config
-    from .model import FeeEntry, PolicyFailure, Record
+    from .model import EngagementEvent, FeeEntry, PolicyFailure, Record
+    from .standing import Standing
 
 log = logging.getLogger("coachsync")
 
@@ -204,9 +205,25 @@ def _local(moment: datetime | None, zone: tzinfo) -> str:
     return "-" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-def record_json(record: Record, zone: tzinfo) -> dict[str, Any]:
+def record_json(
+    record: Record, zone: tzinfo, standing: Standing | None = None, term_now: datetime | None = None
+) -> dict[str, Any]:
     change = record.change
+    found: dict[str, Any] = {}
+    if standing is not None:
+        found = {
+            "late": standing.late,
+            "counts": standing.counts,
+            "why_not": standing.why_not,
+            "allowance_used": standing.allowance_used,
+            "allowance": standing.allowance,
+            "over": standing.over,
+            "period_start": _iso(standing.period_start, zone),
+            "agreement_since": _iso(standing.term_start, zone),
+            "earlier_agreement": standing.term_start != term_now,
+        }
     return {
+        "type": "change",
         "id": record.id,
         "calendar": change.calendar,
         "client": change.client,
@@ -223,6 +240,7 @@ def record_json(record: Record, zone: tzinfo) -> dict[str, Any]:
         "instances": change.instances,
         "excused": record.excused,
         "reason": record.reason,
+        **found,
     }
 
 
@@ -271,32 +289,93 @@ def _client_name(app: App, given: str | None, recorded: Callable[[], Iterable[st
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
 @click.pass_context
 def history(ctx: click.Context, client: str | None, since: str | None, as_json: bool) -> None:
-    """List every recorded reschedule and cancellation."""
+    """List every recorded reschedule and cancellation, with its standing against the agreement."""
     app = _app(ctx)
     client = _client_name(app, client, lambda: (r.change.client for r in app.history()))
-    records = app.history(client=client, since=_parse_since(since, app.zone) if since else None)
+    start = _parse_since(since, app.zone) if since else None
+    records = app.history(client=client, since=start)
+    found = app.history_standings(records)
+    events = [e for e in app.engagement_events(client) if start is None or e.at >= start]
+    # When each client's current agreement began, so records from before the last revisit are marked.
+    current = {name: _term_now(app, name) for name in {r.change.client for r in records}}
     if as_json:
-        click.echo(json.dumps([record_json(r, app.zone) for r in records], indent=2))
+        entries = [(r.detected_at, record_json(r, app.zone, found[r.id], current[r.change.client])) for r in records]
+        entries += [(e.at, engagement_json(e, app.zone)) for e in events]
+        click.echo(json.dumps([entry for _, entry in sorted(entries, key=lambda item: item[0])], indent=2))
         return
-    if not records:
+    if not records and not events:
         click.echo("No reschedules recorded yet.")
         return
-    rows = [
+    rows: list[tuple[datetime, tuple[str, ...]]] = [
         (
-            str(r.id),
-            _local(r.detected_at, app.zone),
-            r.change.client or "-",
-            r.change.kind.value,
-            _local(r.change.old_start, app.zone),
-            _local(r.change.new_start, app.zone),
-            f"{r.change.notice_hours:.1f}",
-            f"yes: {_cell(r.reason or '', 30)}" if r.excused else "no",
-            _cell(r.change.summary),
+            r.detected_at,
+            (
+                str(r.id),
+                _local(r.detected_at, app.zone),
+                r.change.client or "-",
+                r.change.kind.value,
+                _local(r.change.old_start, app.zone),
+                _local(r.change.new_start, app.zone),
+                f"{r.change.notice_hours:.1f}",
+                _standing_cell(found[r.id], current[r.change.client]),
+                f"yes: {_cell(r.reason or '', 30)}" if r.excused else "no",
+                _cell(r.change.summary),
+            ),
         )
         for r in records
     ]
-    headers = ("ID", "DETECTED", "CLIENT", "KIND", "SESSION", "NEW TIME", "NOTICE H", "EXCUSED", "SUMMARY")
-    click.echo(_table(headers, rows))
+    rows += [(e.at, _engagement_row(e, app.zone)) for e in events]
+    headers = ("ID", "DETECTED", "CLIENT", "KIND", "SESSION", "NEW TIME", "NOTICE H", "STANDING", "EXCUSED", "SUMMARY")
+    click.echo(_table(headers, [row for _, row in sorted(rows, key=lambda item: item[0])]))
+
+
+def _term_now(app: App, client: str | None) -> datetime | None:
+    """When the client's current agreement began (its last revisit or start), to mark earlier records."""
+    from .app import utc_now
+    from .engagement import term_start
+
+    if client is None:
+        return None
+    return term_start(app.engagement_events(client), app.config.agreement_for(client).started, utc_now(), app.zone)
+
+
+def _standing_cell(standing: Standing, term_now: datetime | None) -> str:
+    """ "late, 1 of 2", "on time, 3 of 2, over", "late, not counted (excused)", with ", earlier agreement"
+    for a record from before the last revisit."""
+    notice = "late" if standing.late else "on time"
+    if not standing.counts:
+        text = f"{notice}, not counted ({standing.why_not})"
+    else:
+        text = f"{notice}, {standing.allowance_used} of {standing.allowance}" + (", over" if standing.over else "")
+    if standing.term_start != term_now:
+        text += ", earlier agreement"
+    return text
+
+
+def _engagement_row(event: EngagementEvent, zone: tzinfo) -> tuple[str, ...]:
+    from .model import EngagementKind
+
+    what = {
+        EngagementKind.REVISIT: "agreement revisited",
+        EngagementKind.PAUSE: f"paused until {event.until.isoformat()}" if event.until else "paused",
+        EngagementKind.RESUME: "resumed",
+        EngagementKind.END: "ended",
+    }[event.kind]
+    note = f"{event.reason} (by {event.by})" if event.reason else f"(by {event.by})"
+    return ("-", _local(event.at, zone), event.client, what, "-", "-", "-", "-", "-", _cell(note))
+
+
+def engagement_json(event: EngagementEvent, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "type": "engagement",
+        "id": event.id,
+        "client": event.client,
+        "kind": event.kind.value,
+        "at": _iso(event.at, zone),
+        "by": event.by,
+        "reason": event.reason,
+        "until": event.until.isoformat() if event.until else None,
+    }
 
 
 @main.command()
@@ -311,12 +390,166 @@ def clients(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
         return
-    headers = ("CLIENT", "UPCOMING", "RESCHEDULES", "LATE", "CANCELLATIONS", "EXCUSED")
+    headers = ("CLIENT", "STATUS", "UPCOMING", "ALLOWANCE", "RESCHEDULES", "LATE", "CANCELLATIONS", "EXCUSED")
     rows = [
-        (s.name, str(s.upcoming), str(s.reschedules), str(s.late), str(s.cancellations), str(s.excused))
+        (
+            s.name,
+            s.engagement.describe(),
+            str(s.upcoming),
+            f"{s.allowance_used} of {s.agreement.allowance} per {s.agreement.per}",
+            str(s.reschedules),
+            str(s.late),
+            str(s.cancellations),
+            str(s.excused),
+        )
         for s in summaries
     ]
     click.echo(_table(headers, rows))
+
+
+# --- the coaching agreement and the engagement -------------------------------
+
+
+@main.group()
+def agreement() -> None:
+    """Show a client's coaching agreement, or record that you revisited it together."""
+
+
+@agreement.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
+@click.pass_context
+def agreement_show(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Every term of NAME's agreement, and whether it is theirs or the practice's default."""
+    from .app import utc_now
+
+    app = _app(ctx)
+    client = _configured_client(app, name)
+    [summary] = [s for s in app.client_summaries(utc_now()) if s.name == client]
+    terms = summary.agreement
+    if as_json:
+        values = {"name": client, **terms.as_json(), "status": summary.engagement.status.value}
+        values["paused_until"] = summary.engagement.until.isoformat() if summary.engagement.until else None
+        values["allowance_used"] = summary.allowance_used
+        click.echo(json.dumps(values, indent=2))
+        return
+    rows = [
+        ("notice period", f"{terms.notice_hours:g} hours", terms.sources["notice_hours"].value),
+        ("cadence", str(terms.cadence) if terms.cadence else "not set", terms.sources["cadence"].value),
+        ("allowance", f"{terms.allowance} reschedules", terms.sources["allowance"].value),
+        ("per", str(terms.per), terms.sources["per"].value),
+        ("started", terms.started.isoformat() if terms.started else "not set", terms.sources["started"].value),
+    ]
+    click.echo(f"Coaching agreement of {client}")
+    click.echo(_table(("TERM", "VALUE", "FROM"), rows))
+    click.echo(f"Status: {summary.engagement.describe()}")
+    click.echo(f"Used this period: {summary.allowance_used} of {terms.allowance}")
+
+
+@agreement.command("revisit")
+@click.argument("name")
+@click.option("--note", help="What you agreed (kept in the history).")
+@click.pass_context
+def agreement_revisit(ctx: click.Context, name: str, note: str | None) -> None:
+    """Record that you and NAME revisited the agreement today: a new period starts from zero."""
+    from .app import utc_now
+    from .model import EngagementKind
+
+    app = _app(ctx)
+    client = _configured_client(app, name)
+    event, _ = app.record_step(client, EngagementKind.REVISIT, utc_now(), reason=one_line(note) if note else None)
+    terms = app.config.agreement_for(client)
+    click.echo(
+        f"{client}: agreement revisited on {_local(event.at, app.zone)[:10]}; the allowance"
+        f" ({terms.allowance} per {terms.per}) and the escalation steps start again from zero."
+        " Earlier records stay in the history."
+    )
+
+
+@main.group()
+def client() -> None:
+    """Pause, resume or end a client's engagement."""
+
+
+@client.command("pause")
+@click.argument("name")
+@click.option("--until", "until", help="The day sessions start again (YYYY-MM-DD); the pause ends by itself then.")
+@click.option("--reason", help="Why (kept in the history).")
+@click.pass_context
+def client_pause(ctx: click.Context, name: str, until: str | None, reason: str | None) -> None:
+    """Pause NAME's engagement: changes are still recorded, but none counts and no policy acts."""
+    from .app import utc_now
+    from .model import EngagementKind
+
+    app = _app(ctx)
+    client = _configured_client(app, name)
+    day = _parse_day(until, "--until") if until else None
+    app.record_step(client, EngagementKind.PAUSE, utc_now(), reason=one_line(reason) if reason else None, until=day)
+    how_long = f"until {day.isoformat()}" if day else "until you resume it"
+    click.echo(
+        f"{client}: paused {how_long}. Changes to their sessions are still recorded,"
+        " but none counts and no policy acts on them."
+    )
+
+
+@client.command("resume")
+@click.argument("name")
+@click.pass_context
+def client_resume(ctx: click.Context, name: str) -> None:
+    """Resume NAME's paused or ended engagement."""
+    from .app import utc_now
+    from .engagement import Status
+    from .model import EngagementKind
+
+    app = _app(ctx)
+    client = _configured_client(app, name)
+    _, before = app.record_step(client, EngagementKind.RESUME, utc_now())
+    since = _local(before.since, app.zone)[:10]
+    if before.status is Status.ENDED:
+        click.echo(f"{client}: resumed after the engagement ended on {since}; their changes count again from now.")
+    else:
+        click.echo(f"{client}: resumed (paused since {since}); their changes count again from now.")
+
+
+@client.command("end")
+@click.argument("name")
+@click.option("--reason", help="Why (kept in the history).")
+@click.pass_context
+def client_end(ctx: click.Context, name: str, reason: str | None) -> None:
+    """End NAME's engagement: changes are still recorded, but none counts and no policy acts."""
+    from .app import utc_now
+    from .model import EngagementKind
+
+    app = _app(ctx)
+    client = _configured_client(app, name)
+    app.record_step(client, EngagementKind.END, utc_now(), reason=one_line(reason) if reason else None)
+    click.echo(
+        f"{client}: engagement ended. Changes to their sessions are still recorded but never count;"
+        f" `coachsync client resume {_shell_word(client)}` takes it back."
+    )
+
+
+def _configured_client(app: App, name: str) -> str:
+    """The configured client `name` means (any case); an unknown name is an error with the nearest one."""
+    found = _client_name(app, name, lambda: ())
+    assert found is not None  # a name was given
+    if found not in {c.name for c in app.config.clients}:
+        raise NotFoundError(f"{found!r} is not a client in the config; add them under clients: first")
+    return found
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date such as 2027-01-10, got {value!r}", param_hint=option) from None
+
+
+def _shell_word(text: str) -> str:
+    """A name as the coach would type it in a shell: quoted when it has spaces or quotes."""
+    import shlex
+
+    return shlex.quote(text)
 
 
 @main.command()

@@ -65,3 +65,16 @@ def term_start(
     if started is not None and local_midnight(started, zone) <= moment:
         return local_midnight(started, zone)
     return None
+
+
+def refusal(events: Sequence[EngagementEvent], kind: EngagementKind, now: datetime, zone: tzinfo) -> str | None:
+    """Why this step cannot be recorded now, in words for the coach; None when it can."""
+    current = engagement_at(events, now, zone)
+    ended = current.since.astimezone(zone).date().isoformat() if current.since else "earlier"
+    if kind is EngagementKind.RESUME and current.status is Status.ACTIVE:
+        return "is neither paused nor ended; there is nothing to resume"
+    if kind is EngagementKind.END and current.status is Status.ENDED:
+        return f"has already ended (on {ended})"
+    if kind in (EngagementKind.PAUSE, EngagementKind.REVISIT) and current.status is Status.ENDED:
+        return f"has ended (on {ended}); `coachsync client resume` first"
+    return None

@@ -47,6 +47,12 @@ class NotFoundError(CoachsyncError):
     exit_code = 2
 
 
+class RefusedError(CoachsyncError):
+    """A command that cannot be done in the state things are in (resuming an active client); nothing changed."""
+
+    exit_code = 2
+
+
 class PluginError(CoachsyncError):
     """A policy plugin cannot be loaded; the message names it and where it came from."""
 

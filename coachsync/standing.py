@@ -28,6 +28,7 @@ RESTORED = "restored"
 PAUSED = "paused"
 ENDED = "ended"
 BEFORE_START = "before the agreement started"
+NO_CLIENT = "no client"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,8 @@ def _why_not(
     record: Record, undone: set[int], agreement: Agreement, events: Sequence[EngagementEvent], zone: tzinfo
 ) -> str | None:
     moment = record.change.changed_at
+    if record.change.client is None:
+        return NO_CLIENT
     if record.change.kind is ChangeKind.RESTORED:
         return RESTORATION
     if record.excused:

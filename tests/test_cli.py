@@ -54,6 +54,7 @@ def test_history_json_lists_records_oldest_first_with_every_key(coach_with_histo
     assert [(r["id"], r["kind"], r["uid"]) for r in records] == [(1, "moved", "a1"), (2, "cancelled", "a2")]
     moved = records[0]
     assert moved == {
+        "type": "change",
         "id": 1,
         "calendar": "coaching",
         "client": "Alice Example",
@@ -70,6 +71,16 @@ def test_history_json_lists_records_oldest_first_with_every_key(coach_with_histo
         "instances": 1,
         "excused": False,
         "reason": None,
+        "late": False,
+        "counts": True,
+        "why_not": None,
+        "allowance_used": 1,
+        "allowance": 2,
+        "over": False,
+        # No start and no revisit: 90-day periods count from the day of the client's first record.
+        "period_start": "2026-11-29T00:00:00+01:00",
+        "agreement_since": None,
+        "earlier_agreement": False,
     }
     assert records[1]["new_start"] is None
 
@@ -95,6 +106,7 @@ def test_history_table_shows_local_times(coach_with_history: Coach) -> None:
         "TIME",
         "NOTICE",
         "H",
+        "STANDING",
         "EXCUSED",
         "SUMMARY",
     ]
@@ -110,6 +122,11 @@ def test_history_table_shows_local_times(coach_with_history: Coach) -> None:
         "2026-12-01",
         "18:00",
         "261.0",
+        "on",
+        "time,",
+        "1",
+        "of",
+        "2",
         "no",
         "Coaching",
     ]
