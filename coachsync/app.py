@@ -37,6 +37,7 @@ from .standing import RESCHEDULE_KINDS, Standing, standings, used_now
 from .store import Store
 
 if TYPE_CHECKING:
+    from .excuses import Excused
     from .mail import DeliveryReport
     from .plugins import Plugins
     from .policies import PolicyRunner
@@ -232,11 +233,12 @@ class App:
     def history(self, client: str | None = None, since: datetime | None = None) -> list[Record]:
         return self.store.history.records(client=client, since=since)
 
-    def excuse(self, change_id: int, reason: str) -> Record:
-        """The change stops counting against its client, and the fees it raised are waived."""
+    def excuse(self, change_id: int, reason: str, replace: bool = False) -> Excused:
+        """The change stops counting against its client, and the fees it raised are waived; an excused
+        change keeps its reason unless `replace`, and every reason given stays in its trail."""
         from .excuses import excuse
 
-        return excuse(self.store, change_id, reason)
+        return excuse(self.store, change_id, reason, utc_now(), replace=replace)
 
     def fees(self, client: str | None = None) -> list[FeeEntry]:
         return self.store.ledger.fees(client)

@@ -240,6 +240,7 @@ def record_json(
         "instances": change.instances,
         "excused": record.excused,
         "reason": record.reason,
+        "excuses": [{"reason": e.reason, "at": _iso(e.at, zone)} for e in record.excuses],
         **found,
     }
 
@@ -555,13 +556,19 @@ def _shell_word(text: str) -> str:
 @main.command()
 @click.argument("change_id", type=int)
 @click.option("--reason", required=True, help="Why it is excused (illness, emergency, coach-initiated…).")
+@click.option("--replace", is_flag=True, help="Replace the reason of an excused change; the earlier one is kept.")
 @click.pass_context
-def excuse(ctx: click.Context, change_id: int, reason: str) -> None:
+def excuse(ctx: click.Context, change_id: int, reason: str, replace: bool) -> None:
     """Mark a recorded change as excused; it then never counts against the client."""
     app = _app(ctx)
-    record = app.excuse(change_id, one_line(reason))
-    change = record.change
-    click.echo(f"change {record.id} ({change.kind.value}, {change.client or 'no client'}) excused: {record.reason}")
+    excused = app.excuse(change_id, one_line(reason), replace=replace)
+    record, change = excused.record, excused.record.change
+    which = f"change {record.id} ({change.kind.value}, {change.client or 'no client'})"
+    if excused.repeated:
+        click.echo(f"{which} is already excused: {record.reason}")
+        return
+    was = f" (was: {excused.replaced})" if excused.replaced is not None else ""
+    click.echo(f"{which} excused: {record.reason}{was}")
 
 
 # --- mail: outbox, send ---------------------------------------------------

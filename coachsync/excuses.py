@@ -1,17 +1,48 @@
-"""Excusing a change (illness, emergency, coach-initiated): it never costs the client anything."""
+"""Excusing a change (illness, emergency, coach-initiated): it never costs the client anything.
+
+A change excused once keeps its reason: giving another is refused unless the coach
+says to replace it, and even then the earlier reason stays in the change's trail.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import CoachsyncError
 from .model import Record
 from .store import Store
 
 
-def excuse(store: Store, change_id: int, reason: str) -> Record:
+class AlreadyExcusedError(CoachsyncError):
+    """The change is excused already, for another reason, and the coach did not say to replace it."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Excused:
+    """What excusing did: the record as it stands now, the reason it replaced, or that it was a repeat."""
+
+    record: Record
+    replaced: str | None = None
+    repeated: bool = False  # the same reason again: nothing was written
+
+
+def excuse(store: Store, change_id: int, reason: str, at: datetime, *, replace: bool = False) -> Excused:
     """Mark the change excused and waive the fees it raised, both or neither."""
     with store.transaction():
-        record = store.history.mark_excused(change_id, reason)
+        earlier = store.history.record(change_id)  # raises NotFoundError naming the fix
+        if earlier.excused and earlier.reason == reason:
+            return Excused(earlier, repeated=True)
+        if earlier.excused and not replace:
+            raise AlreadyExcusedError(
+                f"change {change_id} is already excused: {earlier.reason!r}; give --replace to replace that reason"
+                " (the earlier one is kept in the record's history)"
+            )
+        record = store.history.mark_excused(change_id, reason, at)
         store.ledger.waive_fees_of_change(change_id, excused_reason(reason))
-    return record
+    return Excused(record, replaced=earlier.reason if earlier.excused else None)
 
 
 def excused_reason(reason: str | None) -> str:

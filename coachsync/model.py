@@ -65,6 +65,14 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Excuse:
+    """One excuse the coach gave for a change; `at` is None for one given before excuses were kept."""
+
+    reason: str | None
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """A change as recorded: the detected change plus what the coach said about it."""
 
@@ -73,6 +81,8 @@ class Record:
     detected_at: datetime
     excused: bool
     reason: str | None
+    # Every excuse given, oldest first; `reason` is the last one's.
+    excuses: tuple[Excuse, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ def test_history_json_lists_records_oldest_first_with_every_key(coach_with_histo
         "instances": 1,
         "excused": False,
         "reason": None,
+        "excuses": [],
         "late": False,
         "counts": True,
         "why_not": None,

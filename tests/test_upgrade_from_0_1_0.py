@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from coachsync.model import ChangeKind, FeeStatus, MailStatus
+from coachsync.model import ChangeKind, Excuse, FeeStatus, MailStatus
 from coachsync.store import SCHEMA_VERSION, Store
 
 from support.cli import cli
@@ -43,7 +43,7 @@ def test_the_fixture_is_what_release_0_1_0_wrote() -> None:
 
 def test_every_record_of_a_0_1_0_database_reads_back_after_the_upgrade(tmp_path: Path) -> None:
     with Store(upgraded(tmp_path)) as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
 
         records = store.history.records()
         assert [(r.id, r.change.kind, r.change.client, r.change.uid, r.excused, r.reason) for r in records] == [
@@ -52,6 +52,8 @@ def test_every_record_of_a_0_1_0_database_reads_back_after_the_upgrade(tmp_path:
             (3, ChangeKind.MOVED, "Bob Builder", "bob-2", False, None),
         ]
         assert [r.change.notice_hours for r in records] == [15.3, 201.3, 320.3]
+        # The excuse given under 0.1.0 opens the record's trail, without a time, which 0.1.0 did not keep.
+        assert [r.excuses for r in records] == [(Excuse("ill with flu", None),), (), ()]
         assert records[1].change.recurrence_id == "2026-12-10T09:00:00+00:00"
 
         [fee] = store.ledger.fees()

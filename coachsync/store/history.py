@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ..errors import NotFoundError
-from ..model import Change, ChangeKind, Record
+from ..model import Change, ChangeKind, Excuse, Record
 from .database import Database, iso, moment
 
 
@@ -25,13 +25,19 @@ class History:
             query += " AND detected_at >= ?"
             arguments.append(iso(since))
         query += " ORDER BY detected_at, id"
-        return [_record(row) for row in self._db.execute(query, arguments)]
+        rows = self._db.execute(query, arguments).fetchall()
+        trails: dict[int, list[Excuse]] = {}
+        # Few changes are ever excused: one pass over the trail table serves the whole history.
+        for change_id, reason, at in self._db.execute("SELECT change_id, reason, at FROM excuses ORDER BY id"):
+            trails.setdefault(change_id, []).append(Excuse(reason, moment(at)))
+        return [_record(row, trails.get(row[0], ())) for row in rows]
 
     def record(self, change_id: int) -> Record:
         row = self._db.execute("SELECT * FROM changes WHERE id = ?", (change_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no recorded change with id {change_id}; see `coachsync history`")
-        return _record(row)
+        trail = self._db.execute("SELECT reason, at FROM excuses WHERE change_id = ? ORDER BY id", (change_id,))
+        return _record(row, [Excuse(reason, moment(at)) for reason, at in trail])
 
     def add(self, changes: Iterable[Change], detected_at: datetime) -> list[Record]:
         """Record changes detected at one moment; returns them as read back, with their ids, in order."""
@@ -39,10 +45,14 @@ class History:
             ids = [self._insert(change, detected_at) for change in changes]
             return [self.record(change_id) for change_id in ids]
 
-    def mark_excused(self, change_id: int, reason: str) -> Record:
+    def mark_excused(self, change_id: int, reason: str, at: datetime) -> Record:
+        """Excuse the change for `reason`, which becomes its reason; the trail keeps every earlier one."""
         self.record(change_id)  # raises NotFoundError naming the fix
         with self._db.transaction():
             self._db.execute("UPDATE changes SET excused = 1, reason = ? WHERE id = ?", (reason, change_id))
+            self._db.execute(
+                "INSERT INTO excuses (change_id, reason, at) VALUES (?, ?, ?)", (change_id, reason, iso(at))
+            )
         return self.record(change_id)
 
     def _insert(self, change: Change, detected_at: datetime) -> int:
@@ -69,7 +79,7 @@ class History:
         return int(cursor.lastrowid or 0)
 
 
-def _record(row: tuple) -> Record:
+def _record(row: tuple, trail: Iterable[Excuse] = ()) -> Record:
     (id_, calendar, client, uid, recurrence_id, kind, summary, old_start, new_start, notice_hours, changed_at,
      detected_at, new_uid, instances, excused, reason) = row  # fmt: skip
     change = Change(
@@ -86,4 +96,4 @@ def _record(row: tuple) -> Record:
         new_uid=new_uid,
         instances=instances,
     )
-    return Record(id_, change, datetime.fromisoformat(detected_at), bool(excused), reason)
+    return Record(id_, change, datetime.fromisoformat(detected_at), bool(excused), reason, tuple(trail))

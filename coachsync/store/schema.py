@@ -154,6 +154,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX engagement_by_client ON engagement_events (client, at);
     """,
+    # version 5: every excuse the coach gave, never rewritten, so replacing a reason keeps the earlier one;
+    # `changes.reason` is the latest. An excuse given before this version has no time.
+    """
+    CREATE TABLE excuses (
+        id         INTEGER PRIMARY KEY,
+        change_id  INTEGER NOT NULL REFERENCES changes (id),
+        reason     TEXT,
+        at         TEXT
+    );
+    CREATE INDEX excuses_by_change ON excuses (change_id, id);
+    INSERT INTO excuses (change_id, reason, at) SELECT id, reason, NULL FROM changes WHERE excused = 1;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
