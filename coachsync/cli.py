@@ -246,16 +246,16 @@ def record_json(
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
-    lines = [headers, *rows]
-    return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in lines
-    )
+    from .tables import table
+
+    return table(headers, rows)
 
 
 def _cell(text: str, limit: int = 40) -> str:
-    """A table cell: one line, at most `limit` characters."""
-    return one_line(text, limit)
+    """A table cell: one line, at most `limit` display columns."""
+    from .tables import cell
+
+    return cell(text, limit)
 
 
 def _client_name(app: App, given: str | None, recorded: Callable[[], Iterable[str | None]]) -> str | None:
