@@ -1,10 +1,15 @@
 # Two commands do all set-up: `make run` (the demo daemon) and `make test`.
+# `make test-servers` adds the CalDAV tests on Cyrus and DAViCal, installed with apt (needs root).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_CONFIG := config/demo.yaml
 
-.PHONY: run test lint bench sync clean
+# What `make test-servers` needs from Debian: Cyrus (CalDAV, IMAP to create users, SASL passwords) and DAViCal.
+SERVER_PACKAGES := cyrus-caldav cyrus-imapd sasl2-bin libsasl2-modules davical apache2 libapache2-mod-php postgresql
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: run test test-servers lint bench sync clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -31,6 +36,17 @@ sync: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# The CalDAV scenarios on Cyrus and DAViCal (pytest marker `servers`), after installing them when missing.
+test-servers: $(VENV)/.installed-test
+	@missing=""; for package in $(SERVER_PACKAGES); do \
+		dpkg-query -W -f='$${db:Status-Status}' $$package 2>/dev/null | grep -qx installed || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make: installing$$missing"; \
+		$(APT) update -q && $(APT) install -y -q --no-install-recommends $$missing; \
+	fi
+	$(BIN)/python -m pytest -m servers
 
 lint: $(VENV)/.installed-lint
 	$(BIN)/ruff check .

@@ -1,8 +1,10 @@
-"""CalDAV calendars against real Radicale and Xandikos servers on 127.0.0.1.
+"""CalDAV calendars against real Radicale, Xandikos, Cyrus and DAViCal servers on 127.0.0.1.
 
-Every pass goes through App and a real SQLite file. The servers sit behind a
-counting middleware, so the request counts and byte sizes asserted here are
-what really crossed the wire.
+Every pass goes through App and a real SQLite file. Radicale and Xandikos sit
+behind a counting middleware, so the request counts and byte sizes asserted
+here are what really crossed the wire. The scenarios (`twin`, `any_server`)
+run on Cyrus and DAViCal too, as Debian installs them; those are marked
+`servers` and run only in `make test-servers`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,18 @@ from coachsync.sources.caldav import PASSWORD_ENV
 from coachsync.store import Store
 from coachsync.sync import Outcome, PassReport
 
-from support.caldav_servers import CALENDAR_NAME, PASSWORD, USERNAME, CaldavServer, Exchange, Fault, running
+from support import cyrus, davical
+from support.caldav_servers import (
+    CALENDAR_NAME,
+    PASSWORD,
+    USERNAME,
+    AnyServer,
+    CaldavServer,
+    Exchange,
+    Fault,
+    PackagedServer,
+    running,
+)
 from support.ical import session, vevent, vtimezone_berlin
 from support.scenario import CLIENTS_YAML, NOW, Coach, OpenApp
 
@@ -41,13 +54,63 @@ DEC_11 = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 SECOND = timedelta(seconds=1)
 KIB = 1024
+# In-process, behind the counting middleware: every test can count requests and stage faults.
 SERVERS = ["radicale", "xandikos"]
+# Installed from Debian packages and started once per session; only `make test-servers` runs them.
+PACKAGED = [pytest.param(kind, marks=pytest.mark.servers) for kind in ("cyrus", "davical")]
+EVERY_SERVER = [*SERVERS, *PACKAGED]
 
 
 @pytest.fixture(params=SERVERS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CaldavServer]:
     with running(request.param, tmp_path / "server") as dav:
         yield dav
+
+
+@pytest.fixture
+def cyrus_daemon() -> Iterator[cyrus.CyrusDaemon]:
+    """One per test: it starts in a fraction of a second, and Cyrus refuses a UID that another of its
+    users already has (unique-scheduling-object-resource), which every test's "alice-1" would be."""
+    if (reason := cyrus.missing()) is not None:
+        pytest.fail(reason)  # never a skip: `make test-servers` must not pass without the server
+    daemon = cyrus.CyrusDaemon().start()
+    yield daemon
+    daemon.close()
+
+
+@pytest.fixture(scope="session")
+def davical_daemon() -> Iterator[davical.DavicalDaemon]:
+    if (reason := davical.missing()) is not None:
+        pytest.fail(reason)
+    daemon = davical.DavicalDaemon().start()
+    yield daemon
+    daemon.close()
+
+
+def _any_server(kind: str, request: pytest.FixtureRequest, root: Path) -> Iterator[AnyServer]:
+    if kind in SERVERS:
+        with running(kind, root) as dav:
+            yield dav
+        return
+    daemon = request.getfixturevalue(f"{kind}_daemon")
+    account = PackagedServer(kind, daemon)
+    try:
+        yield account
+    finally:
+        account.close()
+        if not daemon.serving:
+            daemon.start()  # a test that stopped it and failed must not take the next tests down too
+
+
+@pytest.fixture(params=EVERY_SERVER)
+def any_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyServer]:
+    yield from _any_server(request.param, request, tmp_path / "server")
+
+
+@pytest.fixture(params=["radicale", *PACKAGED])
+def server_with_login(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyServer]:
+    """Every server that asks for a password (Xandikos has no authentication)."""
+    yield from _any_server(request.param, request, tmp_path / "server")
 
 
 @pytest.fixture
@@ -103,7 +166,7 @@ def resource(*events: str) -> str:
 
 def write_config(
     root: Path,
-    server: CaldavServer,
+    server: AnyServer,
     *,
     url: str | None = None,
     calendar: str | None = None,
@@ -118,7 +181,7 @@ def write_config(
         lines.append(f"full_listing_hours: {full_listing_hours:g}")
     if server.needs_password:
         (root / "password").write_text(PASSWORD + "\n", encoding="utf-8")
-        lines += [f"username: {USERNAME}", f"password_command: cat {root / 'password'}"]
+        lines += [f"username: {server.username}", f"password_command: cat {root / 'password'}"]
     caldav_yaml = "\n".join(f"      {line}" for line in lines)
     config = root / "config.yaml"
     config.write_text(
@@ -146,7 +209,7 @@ CaldavApp = Callable[..., App]
 
 @pytest.fixture
 def caldav_app(open_app: OpenApp) -> CaldavApp:
-    def open_caldav_app(root: Path, server: CaldavServer, **settings: Any) -> App:
+    def open_caldav_app(root: Path, server: AnyServer, **settings: Any) -> App:
         return open_app(write_config(root, server, **settings))
 
     return open_caldav_app
@@ -159,7 +222,7 @@ class Twin:
     Each pass runs over both at the same moment; CalDAV must record exactly what the file records.
     """
 
-    server: CaldavServer
+    server: AnyServer
     dav: App
     ics: App
     coach: Coach
@@ -179,8 +242,15 @@ class Twin:
         events = [event for group in self.resources.values() for event in group]
         self.coach.write(*events, header=tuple(vtimezone_berlin()))
 
+    @property
+    def counted(self) -> CaldavServer:
+        """The server, behind its counting middleware (in-process servers only)."""
+        assert isinstance(self.server, CaldavServer)
+        return self.server
+
     def sync(self, now: datetime = NOW) -> PassReport:
-        self.server.exchanges.clear()
+        if isinstance(self.server, CaldavServer):
+            self.server.exchanges.clear()
         report = self.dav.sync_calendar("coaching", now)
         self.ics.sync_calendar("coaching", now)
         return report
@@ -192,11 +262,22 @@ class Twin:
         return recorded
 
 
-@pytest.fixture
-def twin(server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp, open_app: OpenApp) -> Twin:
+def _twin(server: AnyServer, tmp_path: Path, caldav_app: CaldavApp, open_app: OpenApp) -> Twin:
     (tmp_path / "ics").mkdir()
     coach = Coach(tmp_path / "ics")
     return Twin(server, caldav_app(tmp_path / "dav", server), open_app(coach), coach)
+
+
+@pytest.fixture
+def twin(any_server: AnyServer, tmp_path: Path, caldav_app: CaldavApp, open_app: OpenApp) -> Twin:
+    """On every server, Cyrus and DAViCal included."""
+    return _twin(any_server, tmp_path, caldav_app, open_app)
+
+
+@pytest.fixture
+def counted_twin(server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp, open_app: OpenApp) -> Twin:
+    """On the in-process servers, whose requests are counted and whose answers a test may replace."""
+    return _twin(server, tmp_path, caldav_app, open_app)
 
 
 def requests_made(server: CaldavServer) -> list[tuple[str, str]]:
@@ -213,7 +294,7 @@ def failure(app: App, now: datetime = NOW) -> str:
     return str(info.value)
 
 
-def origin(server: CaldavServer, path: str = "/…") -> str:
+def origin(server: AnyServer, path: str = "/…") -> str:
     return f'calendar "coaching" (http://127.0.0.1:{server.port}{path})'
 
 
@@ -222,56 +303,59 @@ def origin(server: CaldavServer, path: str = "/…") -> str:
 
 @pytest.mark.parametrize("where", ["root", "principal", "collection"])
 def test_the_calendar_is_found_from_the_root_the_principal_or_its_own_url(
-    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp, where: str
+    any_server: AnyServer, tmp_path: Path, caldav_app: CaldavApp, where: str
 ) -> None:
+    server = any_server
     server.put("a.ics", resource(alice()))
     server.put("x.ics", resource(bob()), collection=server.other_collection)  # in "Personal": not ours
-    url = {"root": server.url("/"), "principal": server.url(server.principal), "collection": None}[where]
-    app = caldav_app(tmp_path, server, url=url, calendar=CALENDAR_NAME)
+    url = {"root": server.url(server.root_path), "principal": server.url(server.principal), "collection": None}
+    app = caldav_app(tmp_path, server, url=url[where], calendar=CALENDAR_NAME)
 
     report = app.sync_calendar("coaching", NOW)
 
     assert (report.outcome, report.events) == (Outcome.BASELINE, 1)
     assert [o.uid for o in app.store.snapshots.occurrences("coaching")] == ["alice-1"]
-    reports = [e for e in server.exchanges if e.method == "REPORT"]
-    assert [e.path for e in reports] == [server.collection, server.collection]
+    if isinstance(server, CaldavServer):
+        reports = [e for e in server.exchanges if e.method == "REPORT"]
+        assert [e.path for e in reports] == [server.collection, server.collection]
 
 
 def test_the_collection_url_alone_needs_no_calendar_name(
-    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+    any_server: AnyServer, tmp_path: Path, caldav_app: CaldavApp
 ) -> None:
-    server.put("a.ics", resource(alice()))
-    app = caldav_app(tmp_path, server)
+    any_server.put("a.ics", resource(alice()))
+    app = caldav_app(tmp_path, any_server)
 
     assert app.sync_calendar("coaching", NOW).events == 1
 
 
 def test_url_and_calendar_name_that_disagree_is_one_clear_error(
-    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+    any_server: AnyServer, tmp_path: Path, caldav_app: CaldavApp
 ) -> None:
-    app = caldav_app(tmp_path, server, calendar="Personal")
+    app = caldav_app(tmp_path, any_server, calendar="Personal")
 
     assert failure(app) == (
-        f'{origin(server)}: caldav.url is the calendar "Coaching" but caldav.calendar says "Personal" '
+        f'{origin(any_server)}: caldav.url is the calendar "Coaching" but caldav.calendar says "Personal" '
         '(calendars found: "Coaching", "Personal"); make them agree or drop caldav.calendar'
     )
     assert app.store.snapshots.state("coaching") is None
 
 
 def test_an_unknown_calendar_name_lists_the_names_found(
-    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+    any_server: AnyServer, tmp_path: Path, caldav_app: CaldavApp
 ) -> None:
-    app = caldav_app(tmp_path, server, url=server.url(server.principal), calendar="Work")
+    app = caldav_app(tmp_path, any_server, url=any_server.url(any_server.principal), calendar="Work")
 
     assert failure(app) == (
-        f'{origin(server)}: no calendar is named "Work" (calendars found: "Coaching", "Personal"); '
+        f'{origin(any_server)}: no calendar is named "Work" (calendars found: "Coaching", "Personal"); '
         "set caldav.calendar to one of them"
     )
 
 
 def test_a_principal_with_several_calendars_needs_a_name(
-    server: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+    any_server: AnyServer, tmp_path: Path, caldav_app: CaldavApp
 ) -> None:
+    server = any_server
     app = caldav_app(tmp_path, server, url=server.url(server.principal))
 
     assert failure(app) == (
@@ -309,6 +393,25 @@ def test_a_server_error_while_finding_the_calendar_names_the_status(
 
     radicale.middleware.fault = None
     assert app.sync_calendar("coaching", NOW).outcome is Outcome.BASELINE
+
+
+@pytest.mark.servers
+def test_davical_with_its_database_down_names_the_status(
+    davical_daemon: davical.DavicalDaemon, tmp_path: Path, caldav_app: CaldavApp
+) -> None:
+    account = PackagedServer("davical", davical_daemon)
+    account.put("a.ics", resource(alice()))
+    app = caldav_app(tmp_path, account, url=account.url(account.principal), calendar=CALENDAR_NAME)
+    davical_daemon.stop_database()
+    try:
+        message = failure(app)
+    finally:
+        davical_daemon.start_database()
+        account.close()
+
+    assert message == (f"{origin(account)}: answered HTTP 500 to a PROPFIND; the server has a problem; try again later")
+    assert app.store.snapshots.state("coaching") is None
+    assert app.sync_calendar("coaching", NOW).events == 1
 
 
 _ANONYMOUS_ROOT = (
@@ -376,39 +479,39 @@ def test_the_first_sync_takes_two_requests_whatever_the_size(
     assert not [e for e in server.exchanges if e.method == "GET"]
 
 
-def test_an_idle_poll_is_one_request_of_at_most_2_kib(twin: Twin) -> None:
+def test_an_idle_poll_is_one_request_of_at_most_2_kib(counted_twin: Twin) -> None:
     for n in range(30):
-        twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * HOUR))
-    twin.sync()
+        counted_twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * HOUR))
+    counted_twin.sync()
 
-    report = twin.sync(NOW + HOUR)
+    report = counted_twin.sync(NOW + HOUR)
 
-    [exchange] = twin.server.exchanges
+    [exchange] = counted_twin.server.exchanges
     assert (report.outcome, exchange.method, exchange.path, exchange.status) == (
         Outcome.UNCHANGED,
         "REPORT",
-        twin.server.collection,
+        counted_twin.server.collection,
         207,
     )
     assert exchange.request_bytes + exchange.response_bytes <= 2 * KIB
-    assert twin.history() == []
+    assert counted_twin.history() == []
 
 
-def test_one_change_downloads_only_that_event_in_two_requests(twin: Twin) -> None:
+def test_one_change_downloads_only_that_event_in_two_requests(counted_twin: Twin) -> None:
     for n in range(30):
-        twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
-    twin.sync()
-    twin.put("s7", alice("session-7", DEC_10 + 7 * 3 * HOUR + HOUR))
+        counted_twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
+    counted_twin.sync()
+    counted_twin.put("s7", alice("session-7", DEC_10 + 7 * 3 * HOUR + HOUR))
 
-    report = twin.sync()
+    report = counted_twin.sync()
 
-    assert requests_made(twin.server) == [("REPORT", twin.server.collection)] * 2
-    [multiget] = multigets(twin.server)
+    assert requests_made(counted_twin.server) == [("REPORT", counted_twin.server.collection)] * 2
+    [multiget] = multigets(counted_twin.server)
     assert multiget.body.count(b"<D:href>") == 1 and b"/s7.ics</D:href>" in multiget.body
     assert (report.outcome, report.parsed) == (Outcome.UPDATED, 1)
-    assert [(r.change.kind, r.change.uid) for r in twin.history()] == [(ChangeKind.MOVED, "session-7")]
-    assert twin.sync().outcome is Outcome.UNCHANGED
-    assert len(twin.server.exchanges) == 1
+    assert [(r.change.kind, r.change.uid) for r in counted_twin.history()] == [(ChangeKind.MOVED, "session-7")]
+    assert counted_twin.sync().outcome is Outcome.UNCHANGED
+    assert len(counted_twin.server.exchanges) == 1
 
 
 # --- each kind of change, recorded exactly as from an ICS file ---------------------------------
@@ -490,6 +593,49 @@ def test_override_of_a_recurring_session_moved(twin: Twin) -> None:
     )
 
 
+def test_session_cancelled_by_its_status(twin: Twin) -> None:
+    twin.put("alice", alice())
+    twin.put("bob", bob())
+    twin.sync()
+    twin.put("bob", session("bob-1", DEC_11, "bob@example.com", "Coaching session", extra=("STATUS:CANCELLED",)))
+
+    twin.sync()
+
+    [record] = twin.history()
+    assert (record.change.kind, record.change.client, record.change.uid, record.change.old_start) == (
+        ChangeKind.CANCELLED,
+        "Bob Builder",
+        "bob-1",
+        DEC_11,
+    )
+
+
+def test_a_whole_series_shifted_is_one_series_moved_record(twin: Twin) -> None:
+    twin.put("carmen", weekly())
+    twin.sync()
+    shifted = vevent(
+        "carmen-weekly",
+        "DTSTART;TZID=Europe/Berlin:20261203T140000",
+        "DTEND;TZID=Europe/Berlin:20261203T150000",
+        summary="Weekly with Carmen",
+        extra=("RRULE:FREQ=WEEKLY;COUNT=8", "SEQUENCE:1"),
+    )
+    twin.put("carmen", shifted)
+
+    twin.sync()
+
+    [record] = twin.history()
+    change = record.change
+    assert (change.kind, change.client, change.uid, change.instances, change.old_start, change.new_start) == (
+        ChangeKind.SERIES_MOVED,
+        "Carmen Diaz",
+        "carmen-weekly",
+        8,
+        datetime(2026, 12, 3, 10, 0, tzinfo=BERLIN),
+        datetime(2026, 12, 3, 14, 0, tzinfo=BERLIN),
+    )
+
+
 # --- when the sync-token or the server lets us down ---------------------------------------------
 
 
@@ -510,38 +656,74 @@ def _rejected(server: CaldavServer) -> int:
     return 403 if server.kind == "radicale" else 412  # Xandikos answers 412 with DAV:valid-sync-token
 
 
-def test_a_token_the_server_does_not_know_lists_everything_and_records_no_phantom_change(twin: Twin) -> None:
-    for n in range(5):
-        twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
+def _make_the_server_forget_its_tokens(twin: Twin) -> None:
+    """Each server's own way of losing what an old sync-token meant."""
+    server = twin.server
+    if isinstance(server, CaldavServer):
+        if server.kind == "radicale":
+            server.reset_sync_state()  # its token files removed from disk
+        else:
+            _replace_token(twin, _unknown_token(server))  # Xandikos derives tokens from git; none to remove
+    elif isinstance(server.daemon, davical.DavicalDaemon):
+        server.daemon.forget_sync_tokens(server.collection)  # as its pruning of week-old tokens does
+    else:
+        _replace_token(twin, "data:,1-1")  # a token of another mailbox generation (UIDVALIDITY 1)
+
+
+def test_a_forgotten_sync_token_loses_no_deletion(twin: Twin) -> None:
+    twin.put("alice", alice())
+    twin.put("bob", bob())
     twin.sync()
-    _replace_token(twin, _unknown_token(twin.server))
+    twin.delete("bob")
+    _make_the_server_forget_its_tokens(twin)
 
     report = twin.sync(NOW + HOUR)
 
-    statuses = [(e.method, e.status) for e in twin.server.exchanges]
-    assert statuses == [("REPORT", _rejected(twin.server)), ("REPORT", 207)]  # a listing; nothing downloaded
-    assert (report.outcome, twin.history()) == (Outcome.UNCHANGED, [])
+    assert report.outcome is Outcome.UPDATED
+    [record] = twin.history()
+    assert (record.change.kind, record.change.client, record.change.uid) == (
+        ChangeKind.CANCELLED,
+        "Bob Builder",
+        "bob-1",
+    )
     assert twin.sync(NOW + 2 * HOUR).outcome is Outcome.UNCHANGED
-    assert len(twin.server.exchanges) == 1  # back to incremental sync
+    assert len(twin.history()) == 1
 
 
-def test_sync_state_lost_on_the_server_downloads_only_what_changed(twin: Twin) -> None:
+def test_a_token_the_server_does_not_know_lists_everything_and_records_no_phantom_change(counted_twin: Twin) -> None:
     for n in range(5):
-        twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
-    twin.sync()
-    if twin.server.kind == "radicale":
-        twin.server.reset_sync_state()  # its token files removed from disk
+        counted_twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
+    counted_twin.sync()
+    _replace_token(counted_twin, _unknown_token(counted_twin.server))
+
+    report = counted_twin.sync(NOW + HOUR)
+
+    statuses = [(e.method, e.status) for e in counted_twin.server.exchanges]
+    assert statuses == [("REPORT", _rejected(counted_twin.server)), ("REPORT", 207)]  # a listing; nothing downloaded
+    assert (report.outcome, counted_twin.history()) == (Outcome.UNCHANGED, [])
+    assert counted_twin.sync(NOW + 2 * HOUR).outcome is Outcome.UNCHANGED
+    assert len(counted_twin.server.exchanges) == 1  # back to incremental sync
+
+
+def test_sync_state_lost_on_the_server_downloads_only_what_changed(counted_twin: Twin) -> None:
+    for n in range(5):
+        counted_twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
+    counted_twin.sync()
+    if counted_twin.server.kind == "radicale":
+        counted_twin.server.reset_sync_state()  # its token files removed from disk
     else:
-        _replace_token(twin, _unknown_token(twin.server))  # Xandikos derives tokens from git; none to remove
-    twin.put("s2", alice("session-2", DEC_10 + 6 * HOUR + HOUR))
+        _replace_token(
+            counted_twin, _unknown_token(counted_twin.server)
+        )  # Xandikos derives tokens from git; none to remove
+    counted_twin.put("s2", alice("session-2", DEC_10 + 6 * HOUR + HOUR))
 
-    twin.sync(NOW + HOUR)
+    counted_twin.sync(NOW + HOUR)
 
-    statuses = [(e.method, e.status) for e in twin.server.exchanges]
-    assert statuses == [("REPORT", _rejected(twin.server)), ("REPORT", 207), ("REPORT", 207)]
-    [multiget] = multigets(twin.server)
+    statuses = [(e.method, e.status) for e in counted_twin.server.exchanges]
+    assert statuses == [("REPORT", _rejected(counted_twin.server)), ("REPORT", 207), ("REPORT", 207)]
+    [multiget] = multigets(counted_twin.server)
     assert multiget.body.count(b"<D:href>") == 1 and b"/s2.ics</D:href>" in multiget.body
-    assert [(r.change.kind, r.change.uid) for r in twin.history()] == [(ChangeKind.MOVED, "session-2")]
+    assert [(r.change.kind, r.change.uid) for r in counted_twin.history()] == [(ChangeKind.MOVED, "session-2")]
 
 
 _TOKEN = re.compile(rb"<D:sync-token>[^<]*</D:sync-token>")
@@ -568,22 +750,22 @@ def _without_deleted(multistatus: bytes) -> bytes:
     return bytes(etree.tostring(tree, xml_declaration=True, encoding="utf-8"))
 
 
-def test_a_token_answered_with_the_whole_calendar_loses_no_deletion(twin: Twin) -> None:
-    twin.put("alice", alice())
-    twin.put("bob", bob())
-    twin.sync()
-    twin.delete("bob")
-    twin.server.middleware.fault = _answer_tokens_with_the_whole_calendar(twin.server)
+def test_a_token_answered_with_the_whole_calendar_loses_no_deletion(counted_twin: Twin) -> None:
+    counted_twin.put("alice", alice())
+    counted_twin.put("bob", bob())
+    counted_twin.sync()
+    counted_twin.delete("bob")
+    counted_twin.server.middleware.fault = _answer_tokens_with_the_whole_calendar(counted_twin.server)
 
-    report = twin.sync(NOW + HOUR)
+    report = counted_twin.sync(NOW + HOUR)
 
     assert report.outcome is Outcome.UPDATED
     # the answer named alice unchanged: listed again without a token, trusted whole, nothing downloaded
-    assert [b"<D:sync-token></D:sync-token>" in e.body for e in twin.server.exchanges] == [False, True]
-    [record] = twin.history()
+    assert [b"<D:sync-token></D:sync-token>" in e.body for e in counted_twin.server.exchanges] == [False, True]
+    [record] = counted_twin.history()
     assert (record.change.kind, record.change.uid) == (ChangeKind.CANCELLED, "bob-1")
-    assert twin.sync(NOW + 2 * HOUR).outcome is Outcome.UNCHANGED
-    assert len(twin.history()) == 1
+    assert counted_twin.sync(NOW + 2 * HOUR).outcome is Outcome.UNCHANGED
+    assert len(counted_twin.history()) == 1
 
 
 def _answer_tokens_with_no_change(environ: dict, body: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
@@ -600,25 +782,25 @@ def _answer_tokens_with_no_change(environ: dict, body: bytes) -> tuple[str, list
     )
 
 
-def test_a_deletion_the_server_never_reports_is_found_by_the_daily_full_listing(twin: Twin) -> None:
+def test_a_deletion_the_server_never_reports_is_found_by_the_daily_full_listing(counted_twin: Twin) -> None:
     start = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=True):
-        twin.put("alice", alice())
-        twin.put("bob", bob())
-        twin.sync()
-        twin.delete("bob")
-        twin.server.middleware.fault = _answer_tokens_with_no_change
+        counted_twin.put("alice", alice())
+        counted_twin.put("bob", bob())
+        counted_twin.sync()
+        counted_twin.delete("bob")
+        counted_twin.server.middleware.fault = _answer_tokens_with_no_change
     with time_machine.travel(start + 23 * HOUR, tick=True):
-        assert twin.sync(NOW + HOUR).outcome is Outcome.UNCHANGED
-        assert twin.dav.store.history.records() == []
+        assert counted_twin.sync(NOW + HOUR).outcome is Outcome.UNCHANGED
+        assert counted_twin.dav.store.history.records() == []
 
     with time_machine.travel(start + 24 * HOUR + 60 * SECOND, tick=True):
-        report = twin.sync(NOW + 2 * HOUR)
+        report = counted_twin.sync(NOW + 2 * HOUR)
 
     assert report.outcome is Outcome.UPDATED
-    [sync] = [e for e in twin.server.exchanges if b"sync-collection" in e.body]
+    [sync] = [e for e in counted_twin.server.exchanges if b"sync-collection" in e.body]
     assert b"<D:sync-token></D:sync-token>" in sync.body  # asked for the whole calendar
-    [record] = twin.dav.store.history.records()  # a pass later than the file, which said so at once
+    [record] = counted_twin.dav.store.history.records()  # a pass later than the file, which said so at once
     assert (record.change.kind, record.change.uid, record.detected_at) == (
         ChangeKind.CANCELLED,
         "bob-1",
@@ -650,22 +832,22 @@ def _refuse_sync_collection(environ: dict, body: bytes) -> tuple[str, list[tuple
     return None
 
 
-def test_a_server_without_sync_support_is_listed_with_propfind(twin: Twin) -> None:
-    twin.server.middleware.fault = _refuse_sync_collection
-    twin.put("alice", alice())
-    twin.put("bob", bob())
-    assert twin.sync().outcome is Outcome.BASELINE
+def test_a_server_without_sync_support_is_listed_with_propfind(counted_twin: Twin) -> None:
+    counted_twin.server.middleware.fault = _refuse_sync_collection
+    counted_twin.put("alice", alice())
+    counted_twin.put("bob", bob())
+    assert counted_twin.sync().outcome is Outcome.BASELINE
 
-    idle = twin.sync(NOW + HOUR)
-    assert (idle.outcome, [(e.method, e.status) for e in twin.server.exchanges]) == (
+    idle = counted_twin.sync(NOW + HOUR)
+    assert (idle.outcome, [(e.method, e.status) for e in counted_twin.server.exchanges]) == (
         Outcome.UNCHANGED,
         [("PROPFIND", 207)],
     )
 
-    twin.put("alice", alice(start=DEC_11))
-    twin.sync(NOW + 2 * HOUR)
-    assert [e.method for e in twin.server.exchanges] == ["PROPFIND", "REPORT"]
-    assert [r.change.kind for r in twin.history()] == [ChangeKind.MOVED]
+    counted_twin.put("alice", alice(start=DEC_11))
+    counted_twin.sync(NOW + 2 * HOUR)
+    assert [e.method for e in counted_twin.server.exchanges] == ["PROPFIND", "REPORT"]
+    assert [r.change.kind for r in counted_twin.history()] == [ChangeKind.MOVED]
 
 
 def test_server_down_mid_run_records_nothing_then_recovers(twin: Twin) -> None:
@@ -785,16 +967,16 @@ def test_a_slow_server_times_out(radicale: CaldavServer, tmp_path: Path, caldav_
 
 
 def test_a_wrong_password_says_where_the_password_came_from(
-    radicale: CaldavServer, tmp_path: Path, caldav_app: CaldavApp
+    server_with_login: AnyServer, tmp_path: Path, caldav_app: CaldavApp
 ) -> None:
-    app = caldav_app(tmp_path, radicale)
+    app = caldav_app(tmp_path, server_with_login)
     (tmp_path / "password").write_text("not the password\n", encoding="utf-8")
 
     message = failure(app)
 
     assert message == (
-        f'{origin(radicale)}: the server refused the login of user "coach" (HTTP 401); '
-        "check caldav.username and the password printed by caldav.password_command"
+        f'{origin(server_with_login)}: the server refused the login of user "{server_with_login.username}" '
+        "(HTTP 401); check caldav.username and the password printed by caldav.password_command"
     )
 
     (tmp_path / "password").write_text(PASSWORD + "\n", encoding="utf-8")  # fixed without a restart

@@ -1,10 +1,14 @@
-"""Real CalDAV servers (Radicale, Xandikos) on 127.0.0.1 for tests and benchmarks.
+"""Real CalDAV servers on 127.0.0.1 for tests and benchmarks.
 
-Each server runs in-process as a WSGI app on a port chosen at run time, behind
-a counting middleware that records every request it was sent (method, path,
-bytes in and out), so tests assert on what really crossed the wire. The
-middleware can also stand in for a failing proxy (`fault`), which is how a
-test makes a real server answer 503 or refuse sync-collection.
+Radicale and Xandikos run in-process as WSGI apps on a port chosen at run
+time, behind a counting middleware that records every request it was sent
+(method, path, bytes in and out), so tests assert on what really crossed the
+wire. The middleware can also stand in for a failing proxy (`fault`), which is
+how a test makes a real server answer 503 or refuse sync-collection.
+
+Cyrus and DAViCal run as the Debian packages install them (support.cyrus,
+support.davical), with a fresh user per test (`PackagedServer`) and nothing in
+between; only `make test-servers` runs them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import requests
+
+from support.cyrus import CyrusDaemon
+from support.davical import ROOT_PATH as DAVICAL_ROOT
+from support.davical import DavicalDaemon
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -160,8 +168,50 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class CalendarApp:
+    """What a calendar app does on any of the servers: make calendars, PUT and DELETE events, over HTTP.
+
+    `root_path` is where the server's CalDAV tree starts (what a coach would give as its root URL).
+    """
+
+    kind: str
+    port: int
+    principal: str
+    collection: str
+    other_collection: str
+    root_path: str = "/"
+    _session: requests.Session
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _request(self, method: str, path: str, data: bytes | str = b"", headers: dict[str, str] | None = None) -> int:
+        response = self._session.request(method, self.url(path), data=data, headers=headers or {}, timeout=10)
+        if response.status_code >= 400:
+            raise AssertionError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+        return response.status_code
+
+    def _mkcalendar(self, path: str, name: str) -> None:
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+            f"<D:displayname>{name}</D:displayname>"
+            '<C:supported-calendar-component-set><C:comp name="VEVENT"/></C:supported-calendar-component-set>'
+            "</D:prop></D:set></C:mkcalendar>"
+        )
+        self._request("MKCALENDAR", path, body, {"Content-Type": "application/xml; charset=utf-8"})
+
+    def put(self, name: str, ics: str, collection: str | None = None) -> None:
+        """Store one calendar object resource `name` (e.g. "s1.ics")."""
+        path = (collection or self.collection) + name
+        self._request("PUT", path, ics.encode(), {"Content-Type": "text/calendar; charset=utf-8"})
+
+    def delete(self, name: str, collection: str | None = None) -> None:
+        self._request("DELETE", (collection or self.collection) + name)
+
+
 @dataclass
-class CaldavServer:
+class CaldavServer(CalendarApp):
     """A CalDAV server of one `kind` ("radicale" or "xandikos") with its data under `root`.
 
     `collection` is the path of the "Coaching" calendar; "Personal" sits beside it.
@@ -198,9 +248,6 @@ class CaldavServer:
     @property
     def exchanges(self) -> list[Exchange]:
         return self.middleware.exchanges
-
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -276,31 +323,7 @@ class CaldavServer:
             return XandikosApp(backend, current_user_principal="/user/")  # type: ignore[no-any-return]
         raise ValueError(f"unknown CalDAV server kind {self.kind!r}")
 
-    # --- what a calendar app would do -------------------------------------------------------------
-
-    def _request(self, method: str, path: str, data: bytes | str = b"", headers: dict[str, str] | None = None) -> int:
-        response = self._session.request(method, self.url(path), data=data, headers=headers or {}, timeout=10)
-        if response.status_code >= 400:
-            raise AssertionError(f"{method} {path}: {response.status_code} {response.text[:300]}")
-        return response.status_code
-
-    def _mkcalendar(self, path: str, name: str) -> None:
-        body = (
-            '<?xml version="1.0" encoding="utf-8"?>'
-            '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
-            f"<D:displayname>{name}</D:displayname>"
-            '<C:supported-calendar-component-set><C:comp name="VEVENT"/></C:supported-calendar-component-set>'
-            "</D:prop></D:set></C:mkcalendar>"
-        )
-        self._request("MKCALENDAR", path, body, {"Content-Type": "application/xml; charset=utf-8"})
-
-    def put(self, name: str, ics: str, collection: str | None = None) -> None:
-        """Store one calendar object resource `name` (e.g. "s1.ics")."""
-        path = (collection or self.collection) + name
-        self._request("PUT", path, ics.encode(), {"Content-Type": "text/calendar; charset=utf-8"})
-
-    def delete(self, name: str, collection: str | None = None) -> None:
-        self._request("DELETE", (collection or self.collection) + name)
+    # --- what only these servers allow -------------------------------------------------------------
 
     def seed(self, resources: dict[str, str]) -> None:
         """Write many resources straight into Radicale's storage: thousands of PUTs would take minutes.
@@ -329,3 +352,56 @@ def running(kind: str, root: Path) -> Iterator[CaldavServer]:
         yield server
     finally:
         server.close()
+
+
+@dataclass
+class PackagedServer(CalendarApp):
+    """A user of its own with "Coaching" and "Personal" on Cyrus or DAViCal, as Debian installs them.
+
+    A DAViCal daemon is shared by the tests of a session (it takes seconds to start), a Cyrus daemon is
+    started for each test; either way each test gets a fresh user, so no test sees another's calendars.
+    There is no middleware in between: only what the real server does is tested here. `stop()` and
+    `start()` stop and start the daemon's web server.
+    """
+
+    kind: str
+    daemon: CyrusDaemon | DavicalDaemon
+    username: str = ""
+    port: int = 0
+    principal: str = ""
+    collection: str = ""
+    other_collection: str = ""
+    root_path: str = "/"
+    needs_password: bool = True
+    _session: requests.Session = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.port = self.daemon.port
+        self.username = self.daemon.add_user(PASSWORD)
+        self._session = requests.Session()
+        self._session.trust_env = False
+        self._session.auth = (self.username, PASSWORD)
+        if self.kind == "cyrus":
+            self.principal = f"/dav/principals/user/{self.username}/"
+            home = f"/dav/calendars/user/{self.username}/"
+            self._request("PROPFIND", home, headers={"Depth": "0"})  # Cyrus provisions the home on first login
+        else:
+            self.root_path = DAVICAL_ROOT
+            self.principal = home = f"{DAVICAL_ROOT}{self.username}/"
+        self.collection = f"{home}coaching/"
+        self.other_collection = f"{home}personal/"
+        self._mkcalendar(self.collection, CALENDAR_NAME)
+        self._mkcalendar(self.other_collection, OTHER_CALENDAR_NAME)
+
+    def stop(self) -> None:
+        self.daemon.stop()
+
+    def start(self) -> PackagedServer:
+        self.daemon.start()
+        return self
+
+    def close(self) -> None:
+        self._session.close()
+
+
+AnyServer = CaldavServer | PackagedServer
