@@ -31,6 +31,7 @@ import x_wr_timezone
 
 from .logs import format_value
 from .model import Occurrence
+from .text import shorten
 from .zones import known_name, resolve_tzid
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ _VTIMEZONE_TZID = re.compile(r"^TZID:([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 _ESSENTIAL = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"})
 
 MatchClient = Callable[[Sequence[str], str], str | None]
+# How much of an event's free text is kept, cut with "…": a title is read by a coach, and a 2 MB one
+# on a weekly series would otherwise cost the database megabytes per occurrence and every change record.
+KEPT_TEXT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,7 +497,7 @@ def _occurrence(
     last_modified = instance.decoded("LAST-MODIFIED") if "LAST-MODIFIED" in instance else None
     if isinstance(last_modified, datetime) and last_modified.tzinfo is None:
         last_modified = last_modified.replace(tzinfo=UTC)
-    summary = str(instance.get("SUMMARY", ""))
+    summary = shorten(str(instance.get("SUMMARY", "")), KEPT_TEXT)
     attendees = _attendees(instance)
     return Occurrence(
         calendar=calendar_name,

@@ -166,6 +166,41 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX excuses_by_change ON excuses (change_id, id);
     INSERT INTO excuses (change_id, reason, at) SELECT id, reason, NULL FROM changes WHERE excused = 1;
     """,
+    # version 6: an occurrence names its title and attendees by id, each distinct text stored once, so a
+    # weekly series keeps one copy, not one per week. Titles are cut to 1,000 characters ending in "…",
+    # as the parser now cuts them.
+    """
+    CREATE TABLE texts (
+        id    INTEGER PRIMARY KEY,
+        text  TEXT NOT NULL UNIQUE
+    );
+    UPDATE occurrences SET summary = substr(summary, 1, 999) || '…' WHERE length(summary) > 1000;
+    UPDATE changes SET summary = substr(summary, 1, 999) || '…' WHERE length(summary) > 1000;
+    INSERT OR IGNORE INTO texts (text) SELECT summary FROM occurrences UNION SELECT attendees FROM occurrences;
+    CREATE TABLE occurrences_v6 (
+        calendar       TEXT NOT NULL,
+        uid            TEXT NOT NULL,
+        recurrence_id  TEXT NOT NULL,
+        start          TEXT NOT NULL,
+        end            TEXT NOT NULL,
+        summary_id     INTEGER NOT NULL REFERENCES texts (id),
+        all_day        INTEGER NOT NULL,
+        cancelled      INTEGER NOT NULL,
+        recurring      INTEGER NOT NULL,
+        attendees_id   INTEGER NOT NULL REFERENCES texts (id),
+        sequence       INTEGER NOT NULL,
+        last_modified  TEXT,
+        PRIMARY KEY (calendar, uid, recurrence_id)
+    ) WITHOUT ROWID;
+    INSERT INTO occurrences_v6
+        SELECT o.calendar, o.uid, o.recurrence_id, o.start, o.end, s.id, o.all_day, o.cancelled, o.recurring,
+               a.id, o.sequence, o.last_modified
+        FROM occurrences AS o JOIN texts AS s ON s.text = o.summary JOIN texts AS a ON a.text = o.attendees;
+    DROP TABLE occurrences;
+    ALTER TABLE occurrences_v6 RENAME TO occurrences;
+    CREATE INDEX occurrences_by_summary ON occurrences (summary_id);
+    CREATE INDEX occurrences_by_attendees ON occurrences (attendees_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

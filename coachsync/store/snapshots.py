@@ -7,13 +7,19 @@ stay as cancelled tombstones, so that their return reads as `restored`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from ..model import CalendarState, GroupSnapshot, Occurrence
 from .database import Database, iso, moment
 
 _CHUNK = 500  # well under SQLite's limit of host parameters per statement
+# An occurrence names its title and attendees by id in `texts`, where each distinct text is stored once.
+_SELECT = (
+    "SELECT o.calendar, o.uid, o.recurrence_id, o.start, o.end, s.text, o.all_day, o.cancelled, o.recurring,"
+    " a.text, o.sequence, o.last_modified"
+    " FROM occurrences AS o JOIN texts AS s ON s.id = o.summary_id JOIN texts AS a ON a.id = o.attendees_id"
+)
 
 
 class Snapshots:
@@ -36,7 +42,7 @@ class Snapshots:
 
     def occurrences(self, calendar: str, uids: Iterable[str] | None = None) -> list[Occurrence]:
         """Stored occurrences (tombstones included) of a calendar, or of some of its UIDs."""
-        query = "SELECT * FROM occurrences WHERE calendar = ?"
+        query = f"{_SELECT} WHERE o.calendar = ?"
         if uids is None:
             return [_occurrence(row) for row in self._db.execute(query, (calendar,))]
         wanted = list(uids)
@@ -44,7 +50,7 @@ class Snapshots:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"{query} AND uid IN ({marks})", (calendar, *chunk))
+            rows = self._db.execute(f"{query} AND o.uid IN ({marks})", (calendar, *chunk))
             found.extend(_occurrence(row) for row in rows)
         return found
 
@@ -58,7 +64,7 @@ class Snapshots:
     def upcoming_sessions(self, now: datetime) -> list[Occurrence]:
         """Every calendar's sessions still ahead and not cancelled, earliest first."""
         rows = self._db.execute(
-            "SELECT * FROM occurrences WHERE cancelled = 0 AND start > ? ORDER BY start, calendar, uid, recurrence_id",
+            f"{_SELECT} WHERE o.cancelled = 0 AND o.start > ? ORDER BY o.start, o.calendar, o.uid, o.recurrence_id",
             (iso(now),),
         )
         return [_occurrence(row) for row in rows]
@@ -91,7 +97,10 @@ class Snapshots:
                 " last_pass_at = excluded.last_pass_at",
                 (calendar, content_digest, header_digest, zone, json.dumps(dict(sync_state)), iso(passed_at)),
             )
-            for uid in removed_groups:
+            removed, tombstones = list(removed_groups), list(tombstones)
+            # Texts of rows about to be deleted or replaced: dropped at the end unless another row still names them.
+            orphans = self._text_ids(calendar, {*removed, *groups, *(t.uid for t in tombstones)})
+            for uid in removed:
                 db.execute("DELETE FROM event_groups WHERE calendar = ? AND uid = ?", (calendar, uid))
                 db.execute("DELETE FROM occurrences WHERE calendar = ? AND uid = ?", (calendar, uid))
             for uid, snapshot in groups.items():
@@ -100,19 +109,56 @@ class Snapshots:
                     (calendar, uid, snapshot.digest, iso(snapshot.expanded_to)),
                 )
                 db.execute("DELETE FROM occurrences WHERE calendar = ? AND uid = ?", (calendar, uid))
+            text_id = _TextIds(db)
             db.connection.executemany(
                 "INSERT OR REPLACE INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    _occurrence_row(occurrence)
+                    _occurrence_row(occurrence, text_id)
                     for occurrences in ([s for g in groups.values() for s in g.occurrences], tombstones)
                     for occurrence in occurrences
                 ),
             )
             # Tombstones only matter while the session could still come back.
-            db.execute(
-                "DELETE FROM occurrences WHERE calendar = ? AND cancelled = 1 AND start <= ?",
-                (calendar, iso(passed_at)),
+            past = (calendar, iso(passed_at))
+            where_past = "WHERE calendar = ? AND cancelled = 1 AND start <= ?"
+            for ids in db.execute(f"SELECT summary_id, attendees_id FROM occurrences {where_past}", past):
+                orphans.update(ids)
+            db.execute(f"DELETE FROM occurrences {where_past}", past)
+            db.connection.executemany(
+                "DELETE FROM texts WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM occurrences WHERE summary_id = ?1)"
+                " AND NOT EXISTS (SELECT 1 FROM occurrences WHERE attendees_id = ?1)",
+                ((text,) for text in orphans),
             )
+
+    def _text_ids(self, calendar: str, uids: Iterable[str]) -> set[int]:
+        wanted = list(uids)
+        found: set[int] = set()
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT DISTINCT summary_id, attendees_id FROM occurrences WHERE calendar = ? AND uid IN ({marks})",
+                (calendar, *chunk),
+            )
+            for ids in rows:
+                found.update(ids)
+        return found
+
+
+class _TextIds:
+    """The id of each text in `texts`, added when new; remembered for one write, where a series repeats them."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._known: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        known = self._known.get(text)
+        if known is None:
+            self._db.execute("INSERT INTO texts (text) VALUES (?) ON CONFLICT (text) DO NOTHING", (text,))
+            known = int(self._db.execute("SELECT id FROM texts WHERE text = ?", (text,)).fetchone()[0])
+            self._known[text] = known
+        return known
 
 
 def _occurrence(row: tuple) -> Occurrence:
@@ -135,18 +181,18 @@ def _occurrence(row: tuple) -> Occurrence:
     )
 
 
-def _occurrence_row(o: Occurrence) -> tuple:
+def _occurrence_row(o: Occurrence, text_id: Callable[[str], int]) -> tuple:
     return (
         o.calendar,
         o.uid,
         o.recurrence_id,
         iso(o.start),
         iso(o.end),
-        o.summary,
+        text_id(o.summary),
         int(o.all_day),
         int(o.cancelled),
         int(o.recurring),
-        json.dumps(list(o.attendees)),
+        text_id(json.dumps(list(o.attendees))),
         o.sequence,
         iso(o.last_modified),
     )
