@@ -44,6 +44,7 @@ class Standing:
     period_start: datetime | None  # the start of its allowance period, when it counts
     term_start: datetime | None  # the start or last revisit of the agreement it falls under
     periods_over: int  # periods of that agreement, up to this record, that went over the allowance
+    period_ids: tuple[int, ...] = ()  # the records that count in its period, up to and including it
 
     @property
     def over(self) -> bool:
@@ -87,7 +88,7 @@ def standings(
     """The standing of each of one client's records, oldest first as given."""
     undone = _undone(records)
     anchor = local_midnight(records[0].change.changed_at.astimezone(zone).date(), zone) if records else None
-    used: dict[tuple[datetime | None, datetime], int] = {}
+    used: dict[tuple[datetime | None, datetime], list[int]] = {}
     over: dict[datetime | None, int] = {}
     found: list[Standing] = []
     for record in records:
@@ -101,11 +102,25 @@ def standings(
             )
             continue
         assert anchor is not None  # there is at least this record
-        start = period_start(moment, agreement.per, term or anchor, zone)
-        used[(term, start)] = place = used.get((term, start), 0) + 1
-        if place == agreement.allowance + 1:
+        start = period_start(moment, agreement.per, term, anchor, zone)
+        period = used.setdefault((term, start), [])
+        period.append(record.id)
+        if len(period) == agreement.allowance + 1:
             over[term] = over.get(term, 0) + 1
-        found.append(Standing(record.id, late, True, None, place, agreement.allowance, start, term, over.get(term, 0)))
+        found.append(
+            Standing(
+                record.id,
+                late,
+                True,
+                None,
+                len(period),
+                agreement.allowance,
+                start,
+                term,
+                over.get(term, 0),
+                tuple(period),
+            )
+        )
     return found
 
 
@@ -122,14 +137,19 @@ def used_now(
         return 0
     term = term_start(events, agreement.started, now, zone)
     anchor = local_midnight(records[0].change.changed_at.astimezone(zone).date(), zone)
-    current = period_start(now, agreement.per, term or anchor, zone)
+    current = period_start(now, agreement.per, term, anchor, zone)
     return sum(1 for s in found if s.counts and s.term_start == term and s.period_start == current)
 
 
-def period_start(moment: datetime, per: Period, base: datetime, zone: tzinfo) -> datetime:
-    """The start of the allowance period `moment` falls in; `base` is where the agreement's periods begin
-    (its start or last revisit, else the day of the client's first record), and no period begins before it."""
+def period_start(moment: datetime, per: Period, term: datetime | None, anchor: datetime, zone: tzinfo) -> datetime:
+    """The start of the allowance period `moment` falls in.
+
+    `term` is when the agreement in force began (its start or last revisit), if known: no period
+    begins before it. Periods of N days, and the agreement itself, count from it, or without one
+    from `anchor`, the day of the client's first record. Months and quarters are the calendar's.
+    """
     local = moment.astimezone(zone)
+    base = term or anchor
     if per.kind is PeriodKind.AGREEMENT:
         return base
     if per.kind is PeriodKind.DAYS:
@@ -137,7 +157,7 @@ def period_start(moment: datetime, per: Period, base: datetime, zone: tzinfo) ->
         return base + span * ((local - base) // span)
     month = local.month if per.kind is PeriodKind.MONTH else 3 * ((local.month - 1) // 3) + 1
     calendar_start = local_midnight(local.date().replace(month=month, day=1), zone)
-    return max(calendar_start, base)
+    return max(calendar_start, term) if term is not None else calendar_start
 
 
 def _why_not(

@@ -6,11 +6,22 @@ moves, rebookings, series moves and cancellations all count as reschedules here.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Literal
 
-from coachsync.api import ChangeKind, ClientInfo, Record, counts_against
+from coachsync.api import (
+    Agreement,
+    ChangeKind,
+    ClientInfo,
+    PeriodKind,
+    PolicySettings,
+    Record,
+    Standing,
+    counts_against,
+)
 
 _KIND_WORDS = {
     ChangeKind.MOVED: "moved",
@@ -37,6 +48,20 @@ def reached_step(count: int, after: int) -> int:
     return count // after
 
 
+class TriggeredSettings(PolicySettings):
+    """Settings of a policy that reacts to a pattern of reschedules: over the agreed allowance (the
+    default), or `after` of them within `within_days` (the rule before agreements; it stays the rule
+    when `after` or `within_days` is given without a `trigger`)."""
+
+    trigger: Literal["over_allowance", "after"] | None = None
+
+    @property
+    def rule(self) -> str:
+        if self.trigger is not None:
+            return self.trigger
+        return "after" if {"after", "within_days"} & self.model_fields_set else "over_allowance"
+
+
 @dataclass(frozen=True, slots=True)
 class Pattern:
     """A client's run of reschedules: the step it reached, and the records inside the window."""
@@ -55,6 +80,30 @@ def pattern(record: Record, history: Sequence[Record], after: int, within_days: 
     if len(recent) < after:
         return None
     return Pattern(reached_step(len(counted), after), tuple(recent))
+
+
+def in_period(standing: Standing, history: Sequence[Record], record: Record) -> tuple[Record, ...]:
+    """The records that count in this change's allowance period, up to and including it, oldest first."""
+    by_id = {r.id: r for r in with_current(record, history)}
+    return tuple(by_id[i] for i in standing.period_ids if i in by_id)
+
+
+def allowance_words(agreement: Agreement) -> str:
+    """How the allowance's period reads in a sentence: "within 90 days", "a month", "a quarter"."""
+    per = agreement.per
+    if per.kind is PeriodKind.DAYS:
+        return f"within {per}"
+    if per.kind is PeriodKind.AGREEMENT:
+        return "between two reviews of our agreement"
+    return f"a {per.kind.value}"
+
+
+def day(moment: datetime | None, zone: tzinfo) -> str:
+    """A date as a coach reads it: "Tue 1 Dec 2026"."""
+    if moment is None:
+        return "-"
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y}"
 
 
 def when(moment: datetime | None, zone: tzinfo) -> str:
@@ -87,6 +136,11 @@ def hours(value: float) -> str:
     if value >= 72:
         return f"{value / 24:.0f} days"
     return f"{value:.1f}".removesuffix(".0") + " h"
+
+
+def shell_word(text: str) -> str:
+    """A client's name as the coach would type it in a shell: quoted when it has spaces or quotes."""
+    return shlex.quote(text)
 
 
 def first_name(client: ClientInfo) -> str:

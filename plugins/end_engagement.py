@@ -1,10 +1,18 @@
-"""End-engagement suggestion: when reschedules keep coming, suggest revisiting or ending the engagement.
+"""End-engagement suggestion: when the pattern keeps coming back, suggest revisiting, pausing or ending.
 
-Counts like `escalation_email` (unexcused reschedules and cancellations; steps
-of `after` over the client's whole history, gated by `after` of them within
-`within_days`), but records a suggestion for the coach instead of sending
-anything, with the history that led to it. At most one suggestion per client
-and step.
+By default (`trigger: over_allowance`) the coach gets a suggestion once the
+client has gone over the allowance of their agreement in `periods_over`
+periods (2 by default: the check-in of `escalation_email` comes first), and
+again for each later period that goes over. Revisiting the agreement starts
+the count again from zero.
+
+With `trigger: after` (the rule before agreements, and still the rule when
+`after` or `within_days` is given alone): steps of `after` unexcused
+reschedules and cancellations over the client's whole history, gated by
+`after` of them within `within_days`, as `escalation_email` counts them.
+
+Nothing is sent: the suggestion is recorded for the coach with the history
+that led to it and the commands that revisit, pause or end the engagement.
 """
 
 from __future__ import annotations
@@ -14,14 +22,25 @@ from datetime import tzinfo
 
 from pydantic import Field
 
-from coachsync.api import Action, ClientInfo, PolicySettings, Record, Suggestion, hookimpl
+from coachsync.api import Action, Agreement, ClientInfo, Record, Standing, Suggestion, hookimpl
 
-from ._reschedules import counted, describe, pattern, when
+from ._reschedules import (
+    TriggeredSettings,
+    allowance_words,
+    counted,
+    day,
+    describe,
+    in_period,
+    pattern,
+    shell_word,
+    when,
+)
 
 
-class EndEngagementSettings(PolicySettings):
+class EndEngagementSettings(TriggeredSettings):
     """`policies.end_engagement`."""
 
+    periods_over: int = Field(default=2, ge=1)
     after: int = Field(default=5, ge=1)
     within_days: int = Field(default=120, ge=1)
 
@@ -38,20 +57,40 @@ def coachsync_on_change(
     client: ClientInfo | None,
     settings: EndEngagementSettings,
     zone: tzinfo,
+    agreement: Agreement,
+    standing: Standing,
 ) -> Iterable[Action]:
-    """A suggestion for the step this change keeps the client at, while the window is full enough."""
+    """A suggestion when this change makes the pattern one the coach should act on."""
     if client is None:
         return []
-    found = pattern(record, history, settings.after, settings.within_days)
-    if found is None:
-        return []
-    step, recent = found.step, found.recent
+    # Dated: the text is kept as written, so it says what counted then, even after a later excuse.
+    by = f"By {when(record.change.changed_at, zone)}, {client.name}"
+    if settings.rule == "over_allowance":
+        if not standing.first_over or standing.periods_over < settings.periods_over:
+            return []
+        recent = in_period(standing, history, record)
+        allowed = f"{counted(agreement.allowance, 'reschedule')} {allowance_words(agreement)}"
+        text = (
+            f"{by} had gone over the agreed allowance ({allowed}) in"
+            f" {counted(standing.periods_over, 'period')} of the current agreement,"
+            f" this time with {counted(len(recent), 'change')} since {day(standing.period_start, zone)}."
+        )
+        once_per = f"{client.name}:period-{standing.period_start.isoformat() if standing.period_start else ''}"
+    else:
+        found = pattern(record, history, settings.after, settings.within_days)
+        if found is None:
+            return []
+        recent = found.recent
+        text = (
+            f"{by} had rescheduled or cancelled {counted(len(recent), 'time')} without an excuse in the last"
+            f" {settings.within_days} days (step {found.step})."
+        )
+        once_per = f"{client.name}:step-{found.step}"
+    name = shell_word(client.name)
     lines = "\n".join(f"- #{r.id} {describe(r, zone)}" for r in recent)
-    text = (
-        # Dated: the text is kept as written, so it says what counted then, even after a later excuse.
-        f"By {when(record.change.changed_at, zone)}, {client.name} had rescheduled or cancelled"
-        f" {counted(len(recent), 'time')} without an excuse in the last"
-        f" {settings.within_days} days (step {step}). It may be time to revisit the coaching agreement"
-        f" together, or to end the engagement.\nWhat led here:\n{lines}"
+    text += (
+        " It may be time to revisit the coaching agreement together (`coachsync agreement revisit"
+        f" {name}`), to pause (`coachsync client pause {name}`), or to end the engagement"
+        f" (`coachsync client end {name}`).\nWhat led here:\n{lines}"
     )
-    return [Suggestion(text=text, once_per=f"{client.name}:step-{step}")]
+    return [Suggestion(text=text, once_per=once_per)]

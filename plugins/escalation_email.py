@@ -1,17 +1,19 @@
 """Escalation email: a human "is everything okay?" check-in once reschedules pile up.
 
-When a change brings the client's unexcused reschedules within `within_days`
-(this one included) to at least `after`, this policy asks for one email: to the
-client, a warm check-in that restates the agreement; or to the coach, a summary
-of the client's recent history.
+By default (`trigger: over_allowance`) the email goes out with the first
+change that takes a client over the allowance of their agreement in a period
+(with 2 per 90 days: the third in those 90 days). That is step 1; step 2 is
+the next period that goes over, and so on, at most one email per period.
+Revisiting the agreement starts the steps again from zero.
 
-Steps: step n is reached with the client's (n × after)-th unexcused reschedule,
-counted over their whole history (with `after: 3`: the 3rd is step 1, the 6th
-step 2, …). A step's email goes out only while `after` or more of them fall
-within `within_days`, and at most once per client and step, however many
-passes or later changes reach it again. So a burst of reschedules gets one
-email, a second burst months later gets a new one, and occasional reschedules
-spread over a year get none.
+With `trigger: after` (the rule before agreements, and still the rule when
+`after` or `within_days` is given alone): step n is reached with the
+client's (n × after)-th unexcused reschedule over their whole history, and
+its email goes out while `after` or more of them fall within `within_days`,
+at most once per client and step.
+
+The email goes to the client, a warm check-in that restates the agreement;
+or to the coach, a summary of the client's recent history.
 """
 
 from __future__ import annotations
@@ -22,20 +24,43 @@ from typing import Literal
 
 from pydantic import Field
 
-from coachsync.api import Action, ClientInfo, Email, PolicySettings, Recipient, Record, Render, Suggestion, hookimpl
+from coachsync.api import (
+    Action,
+    Agreement,
+    ClientInfo,
+    Email,
+    Recipient,
+    Record,
+    Render,
+    Standing,
+    Suggestion,
+    hookimpl,
+)
 
-from ._reschedules import counted, describe, first_name, hours, pattern, when
+from ._reschedules import (
+    TriggeredSettings,
+    allowance_words,
+    counted,
+    day,
+    describe,
+    first_name,
+    hours,
+    in_period,
+    pattern,
+    shell_word,
+    when,
+)
 
 
-class EscalationSettings(PolicySettings):
-    """`policies.escalation_email`; `notice_hours` is the notice period the client email restates."""
+class EscalationSettings(TriggeredSettings):
+    """`policies.escalation_email`; `notice_hours` overrides the agreement's notice period in the email."""
 
     after: int = Field(default=3, ge=1)
     within_days: int = Field(default=90, ge=1)
     to: Literal["client", "coach"] = "client"
     # Emails to the client wait in the outbox until the coach approves them (`coachsync outbox approve`).
     require_approval: bool = True
-    notice_hours: float = Field(default=24.0, ge=0)
+    notice_hours: float | None = Field(default=None, ge=0)
 
 
 @hookimpl
@@ -51,24 +76,48 @@ def coachsync_on_change(
     settings: EscalationSettings,
     render: Render,
     zone: tzinfo,
+    agreement: Agreement,
+    standing: Standing,
 ) -> Iterable[Action]:
-    """The email for the step this change keeps the client at, while the window is full enough."""
+    """The email for the step this change takes the client to, if it takes them to one."""
     if client is None:
         return []
-    found = pattern(record, history, settings.after, settings.within_days)
-    if found is None:
-        return []
-    step, recent = found.step, found.recent
-    once_per = f"{client.name}:step-{step}"
-    values = {
+    notice = hours(agreement.notice_hours if settings.notice_hours is None else settings.notice_hours)
+    if settings.rule == "over_allowance":
+        if not standing.first_over:
+            return []
+        step, recent = standing.periods_over, in_period(standing, history, record)
+        once_per = f"{client.name}:period-{standing.period_start.isoformat() if standing.period_start else ''}"
+        span = f"since {day(standing.period_start, zone)}"
+        values = {
+            "fine": agreement.allowance,
+            "per": allowance_words(agreement),
+            "threshold": "the agreement allows "
+            + f"{counted(agreement.allowance, 'reschedule')} {allowance_words(agreement)}",
+            "within_days": agreement.per.days or settings.within_days,
+        }
+    else:
+        found = pattern(record, history, settings.after, settings.within_days)
+        if found is None:
+            return []
+        step, recent = found.step, found.recent
+        once_per = f"{client.name}:step-{step}"
+        span = f"in the last {settings.within_days} days"
+        values = {
+            "fine": settings.after - 1,
+            "per": f"within {settings.within_days} days",
+            "threshold": f"your threshold is {settings.after}",
+            "within_days": settings.within_days,
+        }
+    values |= {
         "client": client.name,
+        "client_arg": shell_word(client.name),
         "first_name": first_name(client),
         "count": len(recent),
         "after": settings.after,
-        "within_days": settings.within_days,
+        "span": span,
         "step": step,
-        "notice": hours(settings.notice_hours),
-        "fine": settings.after - 1,
+        "notice": notice,
         "latest_session": when(record.change.old_start, zone),
         "history": [f"#{r.id} {describe(r, zone)}" for r in recent],
     }
@@ -79,7 +128,7 @@ def coachsync_on_change(
         # Nowhere to send the check-in: tell the coach instead, once for this step as well.
         text = (
             f"By {when(record.change.changed_at, zone)}, {client.name} had"
-            f" {counted(len(recent), 'unexcused reschedule')} in the last {settings.within_days} days"
+            f" {counted(len(recent), 'unexcused reschedule')} {span}"
             f" (step {step}), but has no email address in the config for a check-in. Consider reaching out."
         )
         return [Suggestion(text=text, once_per=once_per)]

@@ -1,11 +1,17 @@
-"""Late-notice fee: charge for an unexcused late reschedule or cancellation beyond a free allowance.
+"""Late-notice fee: charge for an unexcused late reschedule or cancellation beyond the agreed allowance.
 
-A change is late when it comes with less than `notice_hours` notice. The
-first `free_reschedules` late ones in the client's whole history are free
-("life happens"); every later one raises a fee of `amount` `currency`.
-Excused changes never count and are never charged (excusing a change later
-waives its fee); restorations and sessions that belong to no client are never
-charged.
+A change is late when it comes with less notice than the client's agreement
+asks for (`agreement.notice_hours`). The reschedules the agreement allows per
+period cost nothing ("life happens"); a late change beyond them raises a fee
+of `amount` `currency`. What counts is coachsync's one rule: excused changes,
+restorations, changes made while the engagement is paused or ended and
+sessions that belong to no client are never charged, and excusing a change
+later waives its fee.
+
+Two policy-level overrides, for a practice that prices differently from what
+it agrees: `notice_hours` (late by this notice instead of the agreement's)
+and `free_reschedules` (the first N late changes in the client's whole
+history are free, then every late one is charged, whatever the allowance).
 """
 
 from __future__ import annotations
@@ -17,9 +23,21 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from coachsync.api import Action, ChangeKind, ClientInfo, Fee, PolicySettings, Record, counts_against, hookimpl, is_late
+from coachsync.api import (
+    Action,
+    Agreement,
+    ChangeKind,
+    ClientInfo,
+    Fee,
+    PolicySettings,
+    Record,
+    Standing,
+    counts_against,
+    hookimpl,
+    is_late,
+)
 
-from ._reschedules import hours, when
+from ._reschedules import counted, hours, when
 
 CENT = Decimal("0.01")
 
@@ -27,10 +45,11 @@ CENT = Decimal("0.01")
 class FeeSettings(PolicySettings):
     """`policies.fee`; `amount` and `currency` are required once the fee is enabled."""
 
-    notice_hours: float = Field(default=24.0, ge=0)
     amount: Decimal | None = None
     currency: str | None = None
-    free_reschedules: int = Field(default=0, ge=0)
+    # Overrides of the agreement, both unset by default.
+    notice_hours: float | None = Field(default=None, ge=0)
+    free_reschedules: int | None = Field(default=None, ge=0)
 
     @field_validator("amount", mode="before")
     @classmethod
@@ -81,20 +100,30 @@ def coachsync_on_change(
     client: ClientInfo | None,
     settings: FeeSettings,
     zone: tzinfo,
+    agreement: Agreement,
+    standing: Standing,
 ) -> Iterable[Action]:
-    """One fee when this change is late, unexcused, and the free allowance is used up."""
+    """One fee when this change counts, is late, and is beyond what the agreement (or the override) allows."""
     change = record.change
-    if client is None or change.kind is ChangeKind.RESTORED or record.excused:
+    if client is None or not standing.counts:
         return []
-    if not is_late(record, settings.notice_hours):
+    notice = agreement.notice_hours if settings.notice_hours is None else settings.notice_hours
+    if not is_late(record, notice):
         return []
+    if settings.free_reschedules is None:
+        if not standing.over:
+            return []
+        used = counted(standing.allowance_used, "change")
+        beyond = f"; {used} this period, {standing.allowance} allowed per {agreement.per}"
+    else:
+        earlier = [r for r in counts_against(history) if r.id != record.id and is_late(r, notice)]
+        if len(earlier) < settings.free_reschedules:
+            return []
+        beyond = ""
     assert settings.amount is not None and settings.currency is not None  # checked when the settings loaded
-    earlier = [r for r in counts_against(history) if r.id != record.id and is_late(r, settings.notice_hours)]
-    if len(earlier) < settings.free_reschedules:
-        return []
     what = "cancelled" if change.kind is ChangeKind.CANCELLED else "rescheduled"
     reason = (
         f"session of {when(change.old_start, zone)} {what} with {hours(change.notice_hours)} notice"
-        f" (less than {hours(settings.notice_hours)})"
+        f" (less than {hours(notice)}){beyond}"
     )
     return [Fee(amount=settings.amount, currency=settings.currency, reason=reason)]

@@ -16,7 +16,18 @@ from pydantic import ValidationError
 
 import coachsync_plugins
 from coachsync import hookspecs
-from coachsync.api import Agreement, ClientInfo, Email, Fee, Recipient, Record, Suggestion
+from coachsync.api import (
+    Agreement,
+    Cadence,
+    ClientInfo,
+    Email,
+    Fee,
+    Period,
+    PeriodKind,
+    Recipient,
+    Record,
+    Suggestion,
+)
 from coachsync.errors import ConfigError
 from coachsync.model import Change, ChangeKind, Occurrence
 from coachsync.standing import standings
@@ -102,25 +113,52 @@ def run(
 EUR40 = {"amount": Decimal("40.00"), "currency": "EUR"}
 
 
-def test_late_move_owes_a_fee() -> None:
+NO_ALLOWANCE = Agreement(allowance=0)
+
+
+def test_late_move_beyond_the_allowance_owes_a_fee() -> None:
     late = record(1, notice=6.0)
 
-    assert run(fee, late, **EUR40) == [
-        Fee(Decimal("40.00"), "EUR", "session of Tue 1 Dec 2026, 19:00 rescheduled with 6 h notice (less than 24 h)")
+    assert run(fee, late, agreement=NO_ALLOWANCE, **EUR40) == [
+        Fee(
+            Decimal("40.00"),
+            "EUR",
+            "session of Tue 1 Dec 2026, 19:00 rescheduled with 6 h notice (less than 24 h);"
+            " 1 change this period, 0 allowed per 90 days",
+        )
     ]
+
+
+def test_late_changes_within_the_allowance_are_free_and_the_next_one_is_charged() -> None:
+    first, second, third = (record(i, at=NOW + i * DAY, notice=3.0) for i in (1, 2, 3))
+    early = record(4, at=NOW + 4 * DAY, notice=72.0)
+
+    assert run(fee, first, **EUR40) == []
+    assert run(fee, second, [first], **EUR40) == []
+    [charged] = run(fee, third, [first, second], **EUR40)
+    assert charged.reason.endswith("(less than 24 h); 3 changes this period, 2 allowed per 90 days")
+    assert run(fee, early, [first, second, third], **EUR40) == []  # over the allowance, but on time
+
+
+def test_late_is_by_the_clients_own_notice_period_unless_the_fee_overrides_it() -> None:
+    change = record(1, notice=30.0)
+    strict = Agreement(notice_hours=48.0, allowance=0)
+
+    assert len(run(fee, change, agreement=strict, **EUR40)) == 1
+    assert run(fee, change, agreement=strict, notice_hours=24.0, **EUR40) == []
 
 
 def test_late_cancellation_says_cancelled() -> None:
     late = record(1, kind=ChangeKind.CANCELLED, notice=2.5)
 
-    [charged] = run(fee, late, **EUR40)
+    [charged] = run(fee, late, agreement=NO_ALLOWANCE, **EUR40)
 
-    assert charged.reason == "session of Tue 1 Dec 2026, 15:30 cancelled with 2.5 h notice (less than 24 h)"
+    assert charged.reason.startswith("session of Tue 1 Dec 2026, 15:30 cancelled with 2.5 h notice (less than 24 h)")
 
 
 def test_notice_of_exactly_notice_hours_is_not_late() -> None:
-    assert run(fee, record(1, notice=24.0), **EUR40) == []
-    assert len(run(fee, record(1, notice=23.99), **EUR40)) == 1
+    assert run(fee, record(1, notice=24.0), agreement=NO_ALLOWANCE, **EUR40) == []
+    assert len(run(fee, record(1, notice=23.99), agreement=NO_ALLOWANCE, **EUR40)) == 1
 
 
 def test_free_allowance_covers_the_first_late_ones_only() -> None:
@@ -128,7 +166,8 @@ def test_free_allowance_covers_the_first_late_ones_only() -> None:
 
     assert run(fee, first, free_reschedules=2, **EUR40) == []
     assert run(fee, second, [first], free_reschedules=2, **EUR40) == []
-    assert len(run(fee, third, [first, second], free_reschedules=2, **EUR40)) == 1
+    [charged] = run(fee, third, [first, second], free_reschedules=2, **EUR40)
+    assert charged.reason == "session of Fri 4 Dec 2026, 16:00 rescheduled with 3 h notice (less than 24 h)"
 
 
 def test_excused_and_early_changes_do_not_use_the_allowance() -> None:
@@ -216,7 +255,7 @@ def reschedules(count: int, *, every: timedelta = 10 * DAY, first: datetime = NO
 def test_third_reschedule_within_the_window_sends_a_warm_check_in_to_the_client() -> None:
     *earlier, third = reschedules(3)
 
-    [email] = run(escalation_email, third, earlier)
+    [email] = run(escalation_email, third, earlier, trigger="after")
 
     assert email == Email(
         to=Recipient.CLIENT,
@@ -240,14 +279,14 @@ def test_third_reschedule_within_the_window_sends_a_warm_check_in_to_the_client(
 def test_two_reschedules_are_still_fine() -> None:
     first, second = reschedules(2)
 
-    assert run(escalation_email, second, [first]) == []
+    assert run(escalation_email, second, [first], trigger="after") == []
 
 
 def test_excused_reschedules_do_not_count_towards_escalation() -> None:
     first, second, third = reschedules(3)
     excused = Record(first.id, first.change, first.detected_at, True, "flu")
 
-    assert run(escalation_email, third, [excused, second]) == []
+    assert run(escalation_email, third, [excused, second], trigger="after") == []
 
 
 def test_a_reschedule_exactly_within_days_ago_still_counts() -> None:
@@ -256,14 +295,14 @@ def test_a_reschedule_exactly_within_days_ago_still_counts() -> None:
     on_the_boundary = record(3, at=NOW + 90 * DAY)
     one_second_late = record(3, at=NOW + 90 * DAY + timedelta(seconds=1))
 
-    assert len(run(escalation_email, on_the_boundary, [first, second])) == 1
-    assert run(escalation_email, one_second_late, [first, second]) == []
+    assert len(run(escalation_email, on_the_boundary, [first, second], trigger="after")) == 1
+    assert run(escalation_email, one_second_late, [first, second], trigger="after") == []
 
 
 def test_each_step_is_asked_for_once_per_client_and_step() -> None:
     history = reschedules(7, every=DAY)
 
-    keys = [[e.once_per for e in run(escalation_email, r, history[: r.id - 1])] for r in history]
+    keys = [[e.once_per for e in run(escalation_email, r, history[: r.id - 1], trigger="after")] for r in history]
 
     # The 4th and 5th reach step 1 again; the core records an email once per key, so it is never repeated.
     assert keys == [
@@ -281,17 +320,19 @@ def test_a_second_burst_months_later_is_a_new_step() -> None:
     january = reschedules(3, every=DAY, first=NOW)
     june = [record(i, at=NOW + 180 * DAY + i * DAY) for i in (4, 5, 6)]
 
-    assert run(escalation_email, june[1], january + june[:1]) == []
-    assert [e.once_per for e in run(escalation_email, june[2], january + june[:2])] == ["Alice Example:step-2"]
+    assert run(escalation_email, june[1], january + june[:1], trigger="after") == []
+    assert [e.once_per for e in run(escalation_email, june[2], january + june[:2], trigger="after")] == [
+        "Alice Example:step-2"
+    ]
 
 
 def test_escalation_to_the_coach_summarises_the_recent_history() -> None:
     *earlier, third = reschedules(3)
 
-    [email] = run(escalation_email, third, earlier, to="coach")
+    [email] = run(escalation_email, third, earlier, to="coach", trigger="after")
 
     assert (email.to, email.require_approval, email.once_per) == (Recipient.COACH, False, "Alice Example:step-1")
-    assert email.subject == "Alice Example: 3 reschedules in 90 days"
+    assert email.subject == "Alice Example: 3 reschedules in the last 90 days"
     assert email.body == (
         "Alice Example has reached step 1: 3 unexcused reschedules or cancellations in the last 90 days"
         " (your threshold is 3).\n\n"
@@ -301,7 +342,8 @@ def test_escalation_to_the_coach_summarises_the_recent_history() -> None:
         " 48 h notice\n"
         "- #3 Mon 21 Dec 2026, 13:00: moved the session of Wed 23 Dec 2026, 13:00 to Thu 24 Dec 2026, 13:00,"
         " 48 h notice\n\n"
-        'This may be a good moment for a personal "is everything okay?" conversation.\n'
+        'This may be a good moment for a personal "is everything okay?" conversation, or for revisiting the'
+        " agreement together (`coachsync agreement revisit 'Alice Example'`).\n"
         "If one of these was excused (illness, emergency, a change of yours), mark it with"
         " `coachsync excuse ID --reason TEXT` and it no longer counts.\n"
     )
@@ -310,11 +352,11 @@ def test_escalation_to_the_coach_summarises_the_recent_history() -> None:
 def test_a_threshold_of_one_reads_in_the_singular() -> None:
     [first] = reschedules(1)
 
-    [coach_email] = run(escalation_email, first, after=1, to="coach")
-    [client_email] = run(escalation_email, first, after=1)
-    [suggestion] = run(end_engagement, first, after=1)
+    [coach_email] = run(escalation_email, first, after=1, to="coach", trigger="after")
+    [client_email] = run(escalation_email, first, after=1, trigger="after")
+    [suggestion] = run(end_engagement, first, after=1, trigger="after")
 
-    assert coach_email.subject == "Alice Example: 1 reschedule in 90 days"
+    assert coach_email.subject == "Alice Example: 1 reschedule in the last 90 days"
     assert coach_email.body.startswith(
         "Alice Example has reached step 1: 1 unexcused reschedule or cancellation in the last 90 days"
     )
@@ -328,7 +370,7 @@ def test_a_threshold_of_one_reads_in_the_singular() -> None:
 def test_escalation_without_a_client_address_becomes_a_suggestion() -> None:
     *earlier, third = reschedules(3)
 
-    [suggestion] = run(escalation_email, third, earlier, client=ClientInfo("Alice Example", ()))
+    [suggestion] = run(escalation_email, third, earlier, client=ClientInfo("Alice Example", ()), trigger="after")
 
     assert suggestion == Suggestion(
         "By Mon 21 Dec 2026, 13:00, Alice Example had 3 unexcused reschedules in the last 90 days (step 1), but has"
@@ -342,8 +384,8 @@ def test_escalation_ignores_restorations_and_unmatched_events() -> None:
     restored = record(3, kind=ChangeKind.RESTORED, at=third.change.changed_at)
     unmatched = record(3, client=None, at=third.change.changed_at)
 
-    assert run(escalation_email, restored, earlier) == []
-    assert run(escalation_email, unmatched, [], client=None) == []
+    assert run(escalation_email, restored, earlier, trigger="after") == []
+    assert run(escalation_email, unmatched, [], client=None, trigger="after") == []
 
 
 # --- end_engagement ------------------------------------------------------------
@@ -353,7 +395,7 @@ def test_fifth_reschedule_in_120_days_suggests_revisiting_the_engagement() -> No
     history = reschedules(5, every=20 * DAY)
     *earlier, fifth = history
 
-    [suggestion] = run(end_engagement, fifth, earlier)
+    [suggestion] = run(end_engagement, fifth, earlier, trigger="after")
 
     lines = "\n".join(
         [
@@ -372,7 +414,9 @@ def test_fifth_reschedule_in_120_days_suggests_revisiting_the_engagement() -> No
     assert suggestion == Suggestion(
         "By Fri 19 Feb 2027, 13:00, Alice Example had rescheduled or cancelled 5 times without an excuse in the last"
         " 120 days (step 1)."
-        " It may be time to revisit the coaching agreement together, or to end the engagement.\n"
+        " It may be time to revisit the coaching agreement together (`coachsync agreement revisit 'Alice Example'`),"
+        " to pause (`coachsync client pause 'Alice Example'`), or to end the engagement"
+        " (`coachsync client end 'Alice Example'`).\n"
         f"What led here:\n{lines}",
         once_per="Alice Example:step-1",
     )
@@ -381,17 +425,19 @@ def test_fifth_reschedule_in_120_days_suggests_revisiting_the_engagement() -> No
 def test_end_engagement_needs_all_of_them_within_the_window() -> None:
     history = reschedules(5, every=31 * DAY)  # the first is 124 days before the fifth
 
-    assert run(end_engagement, history[-1], history[:-1]) == []
-    assert run(end_engagement, history[3], history[:3]) == []
+    assert run(end_engagement, history[-1], history[:-1], trigger="after") == []
+    assert run(end_engagement, history[3], history[:3], trigger="after") == []
 
 
 def test_end_engagement_steps_and_excused_records() -> None:
     history = reschedules(10, every=DAY)
     excused = [Record(r.id, r.change, r.detected_at, True, "coach moved it") for r in history[:1]]
 
-    assert [s.once_per for s in run(end_engagement, history[9], history[:9])] == ["Alice Example:step-2"]
-    assert run(end_engagement, history[4], excused + history[1:4]) == []
-    assert run(end_engagement, record(11, kind=ChangeKind.RESTORED, at=NOW + 10 * DAY), history) == []
+    assert [s.once_per for s in run(end_engagement, history[9], history[:9], trigger="after")] == [
+        "Alice Example:step-2"
+    ]
+    assert run(end_engagement, history[4], excused + history[1:4], trigger="after") == []
+    assert run(end_engagement, record(11, kind=ChangeKind.RESTORED, at=NOW + 10 * DAY), history, trigger="after") == []
 
 
 # --- checkin -------------------------------------------------------------------
@@ -459,3 +505,100 @@ def test_calendar_text_in_values_is_printed_never_run() -> None:
     [email] = run(checkin, record(1, client=hostile.name), client=hostile)
 
     assert email.body.startswith("Hi {{,\n")
+
+
+# --- over the allowance (the default trigger) ----------------------------------
+
+MONTHLY_ONE = Agreement(allowance=1, per=Period(PeriodKind.MONTH))
+
+
+def over_allowance(
+    module: Any, history: list[Record], agreement: Agreement = MONTHLY_ONE, **settings: Any
+) -> list[list[str]]:
+    """What `module` asks for at each record of `history`, as once_per keys, in order."""
+    return [[a.once_per for a in run(module, r, history[: r.id - 1], agreement=agreement, **settings)] for r in history]
+
+
+def test_the_escalation_goes_out_with_the_first_change_over_the_allowance_once_per_period() -> None:
+    # December: 3 changes (allowance 1: the second goes over); January: 1; February: 2.
+    days = ["2026-12-02", "2026-12-09", "2026-12-16", "2027-01-13", "2027-02-03", "2027-02-10"]
+    history = [record(i + 1, at=datetime.fromisoformat(d).replace(hour=12, tzinfo=UTC)) for i, d in enumerate(days)]
+
+    assert over_allowance(escalation_email, history, to="coach") == [
+        [],
+        ["Alice Example:period-2026-12-01T00:00:00+01:00"],
+        [],
+        [],
+        [],
+        ["Alice Example:period-2027-02-01T00:00:00+01:00"],
+    ]
+    [email] = run(escalation_email, history[5], history[:5], agreement=MONTHLY_ONE, to="coach")
+    assert email.subject == "Alice Example: 2 reschedules since Mon 1 Feb 2027"
+    assert email.body.startswith(
+        "Alice Example has reached step 2: 2 unexcused reschedules or cancellations since Mon 1 Feb 2027"
+        " (the agreement allows 1 reschedule a month).\n\nRecent history, oldest first:\n- #5 Wed 3 Feb 2027"
+    )
+
+
+def test_the_client_check_in_restates_the_allowance_of_the_agreement() -> None:
+    *earlier, third = reschedules(3)
+
+    [email] = run(escalation_email, third, earlier, agreement=Agreement(notice_hours=48.0))
+
+    assert "our sessions have moved 3 times since Tue 1 Dec 2026, most recently" in email.body
+    assert (
+        "a session can be moved with at least 48 h notice, and 2 reschedules within 90 days are no problem at all."
+        in email.body
+    )
+    assert email.once_per == "Alice Example:period-2026-12-01T00:00:00+01:00"
+
+
+def test_after_or_within_days_alone_keeps_the_earlier_rule() -> None:
+    *earlier, third = reschedules(3)
+
+    assert escalation_email.EscalationSettings(enabled=True).rule == "over_allowance"
+    assert escalation_email.EscalationSettings(enabled=True, after=3).rule == "after"
+    assert escalation_email.EscalationSettings(enabled=True, within_days=60, trigger="over_allowance").rule == (
+        "over_allowance"
+    )
+    [email] = run(escalation_email, third, earlier, after=3)
+    assert email.once_per == "Alice Example:step-1"
+
+
+def test_the_end_engagement_suggestion_waits_for_the_second_period_over() -> None:
+    days = ["2026-12-02", "2026-12-09", "2027-01-13", "2027-01-20", "2027-02-10", "2027-02-17"]
+    history = [record(i + 1, at=datetime.fromisoformat(d).replace(hour=12, tzinfo=UTC)) for i, d in enumerate(days)]
+
+    assert over_allowance(end_engagement, history) == [
+        [],
+        [],
+        [],
+        ["Alice Example:period-2027-01-01T00:00:00+01:00"],
+        [],
+        ["Alice Example:period-2027-02-01T00:00:00+01:00"],
+    ]
+    [suggestion] = run(end_engagement, history[3], history[:3], agreement=MONTHLY_ONE)
+    assert suggestion.text.startswith(
+        "By Wed 20 Jan 2027, 13:00, Alice Example had gone over the agreed allowance (1 reschedule a month) in"
+        " 2 periods of the current agreement, this time with 2 changes since Fri 1 Jan 2027. It may be time to"
+        " revisit the coaching agreement together (`coachsync agreement revisit 'Alice Example'`), to pause"
+        " (`coachsync client pause 'Alice Example'`), or to end the engagement"
+        " (`coachsync client end 'Alice Example'`).\nWhat led here:\n- #3 Wed 13 Jan 2027"
+    )
+
+
+def test_without_gap_days_the_checkin_allows_one_and_a_half_times_the_cadence() -> None:
+    moved = record(1, notice=48.0)
+    old_slot = moved.change.old_start
+    fortnightly = Agreement(cadence=Cadence(14, "fortnightly"))
+
+    assert run(checkin, moved, sessions=[session(old_slot + 21 * DAY)], agreement=fortnightly) == []
+    assert len(run(checkin, moved, sessions=[session(old_slot + 22 * DAY)], agreement=fortnightly)) == 1
+    # A coach's own gap_days still wins over the cadence.
+    assert len(run(checkin, moved, sessions=[session(old_slot + 8 * DAY)], agreement=fortnightly, gap_days=7)) == 1
+
+
+def test_no_checkin_for_a_change_that_does_not_count() -> None:
+    moved = record(1, notice=48.0, excused=True)
+
+    assert run(checkin, moved, sessions=[]) == []

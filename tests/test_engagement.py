@@ -250,3 +250,44 @@ def test_the_log_names_who_ran_the_command(policy_coach: Coach) -> None:
     with Store(policy_coach.database) as store:
         [event] = store.engagements.events("Bob Builder")
     assert (event.kind.value, event.by, event.until) == ("pause", "coach-anna", None)
+
+
+def test_the_escalation_over_the_allowance_is_sent_once_per_period_even_across_a_killed_process(tmp_path: Path) -> None:
+    from support.plugin_world import install_plugin, plugin_file
+
+    (tmp_path / "policies").mkdir()
+    install_plugin(tmp_path / "policies", "sigkill", plugin_file("sigkill"))
+    coach = Coach(
+        tmp_path,
+        extra_yaml=(
+            "plugins_dir: policies\n"
+            "agreement:\n  allowance: {reschedules: 1, per: month}\n"
+            "policies:\n  escalation_email: {enabled: true, to: coach}\n  sigkill: {enabled: true}\n"
+        ),
+    )
+    starts = [datetime(2026, 12, day, 9, 0, tzinfo=UTC) for day in (10, 14, 17)]
+    coach.write(*(session(f"a{i}", start) for i, start in enumerate(starts)))
+    sync = [sys.executable, "-m", "coachsync", "--config", str(coach.config_path), "sync"]
+    assert subprocess.run(sync, capture_output=True, check=False).returncode == 0
+
+    def move(count: int) -> None:
+        coach.write(*(session(f"a{i}", start + (DAY if i < count else timedelta(0))) for i, start in enumerate(starts)))
+
+    move(1)
+    assert subprocess.run(sync, capture_output=True, check=False).returncode == 0  # 1 of 1: fine
+    move(2)  # 2 of 1: over the allowance, and the process dies while the pass is being written
+    killed = subprocess.run(sync, capture_output=True, env={**os.environ, "COACHSYNC_TEST_SIGKILL": "1"}, check=False)
+    assert killed.returncode == -9
+    with Store(coach.database) as store:
+        assert (len(store.history.records()), len(store.outbox.messages())) == (1, 0)
+
+    again = [subprocess.run(sync, capture_output=True, text=True, check=False) for _ in range(2)]
+    move(3)  # 3 of 1: still the same period, no second email
+    third = subprocess.run(sync, capture_output=True, text=True, check=False)
+
+    assert [r.returncode for r in [*again, third]] == [0, 0, 0]
+    with Store(coach.database) as store:
+        [email] = store.outbox.messages()
+        assert len(store.history.records()) == 3
+    assert email.subject == "Alice Example: 2 reschedules since Tue 1 Dec 2026"
+    assert email.key == "escalation_email:email:Alice Example:period-2026-12-01T00:00:00+01:00"
