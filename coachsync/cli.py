@@ -822,6 +822,8 @@ def check(ctx: click.Context) -> None:
     app.prepare()  # the config, its plugins and the database, as `run` checks them before it is ready
     now = utc_now()
     click.echo(f"config {app.config.path}: ok")
+    for notice in app.config.notices():
+        click.echo(f"config: note: {notice}")
     for warning in client_warnings(app.config.clients):
         click.echo(warning)
     if database.exists():  # the app read a copy of it and never creates it

@@ -338,3 +338,19 @@ def test_changes_while_paused_or_ended_never_count() -> None:
     records = [moved(1, at("2026-03-06")), moved(2, at("2026-03-21")), moved(3, at("2026-04-02"))]
 
     assert shown(records, Agreement(), events) == ["- (paused)", "1 of 2", "- (ended)"]
+
+
+def test_check_says_where_to_move_late_notice_hours(tmp_path: Path) -> None:
+    from support.cli import cli
+    from support.scenario import Coach
+
+    coach = Coach(tmp_path, extra_yaml="late_notice_hours: 36\n")
+    line = coach.config_path.read_text().splitlines().index("late_notice_hours: 36") + 1
+
+    result = cli(coach, "check")
+
+    assert result.exit_code == 0
+    assert (
+        f"config: note: late_notice_hours (line {line}) is now agreement.notice_hours;"
+        " move it under agreement: as notice_hours: 36"
+    ) in result.stdout.splitlines()

@@ -291,3 +291,27 @@ def test_the_escalation_over_the_allowance_is_sent_once_per_period_even_across_a
         assert len(store.history.records()) == 3
     assert email.subject == "Alice Example: 2 reschedules since Tue 1 Dec 2026"
     assert email.key == "escalation_email:email:Alice Example:period-2026-12-01T00:00:00+01:00"
+
+
+def test_a_third_party_plugin_reads_the_agreement_and_the_standing(tmp_path: Path) -> None:
+    from support.plugin_world import plugin_coach, plugin_file
+
+    coach = plugin_coach(
+        tmp_path,
+        {"agreement_note": plugin_file("agreement_note")},
+        policies="agreement_note: {enabled: true}\n",
+        more_yaml="agreement:\n  notice_hours: 48\n  allowance: {reschedules: 1, per: month}\n",
+    )
+    first, second = (datetime(2026, 12, day, 9, 0, tzinfo=UTC) for day in (2, 20))
+    coach.write(session("a1", first), session("a2", second))
+    cli(coach, "sync")
+    coach.write(session("a1", first + DAY), session("a2", second + DAY))
+
+    cli(coach, "sync")
+
+    with Store(coach.database) as store:
+        texts = [s.text for s in store.ledger.suggestions()]
+    assert texts == [
+        "Alice Example (notice 48 h, 1 per month): change 1 is late, 1 of 1",
+        "Alice Example (notice 48 h, 1 per month): change 2 is on time, 2 of 1 (over)",
+    ]
