@@ -1,4 +1,4 @@
-"""A calendar collection on a CalDAV server (Nextcloud, Fastmail, iCloud, Radicale, Baïkal, Xandikos).
+"""A calendar collection on a CalDAV server (Nextcloud, Fastmail/Cyrus, iCloud, Radicale, Baïkal, Xandikos, DAViCal).
 
 The pipeline reads whole calendars, but a CalDAV collection is one resource per
 event. So this source keeps a cache of every resource (href → ETag, VEVENT
@@ -10,7 +10,9 @@ Requests per poll (see docs/config.md): an idle poll is one sync-collection
 REPORT (RFC 6578); a change adds one calendar-multiget REPORT (RFC 4791) for
 the changed resources only. A rejected token or a server without sync support
 costs one listing of hrefs and ETags, and still only the resources whose ETag
-differs from the cache are downloaded.
+differs from the cache are downloaded. So does an answer to a token that names
+unchanged resources (DAViCal's answer to a token it forgot), and a poll every
+`full_listing_hours`, which catch a deletion a server failed to report.
 """
 
 from __future__ import annotations
@@ -215,7 +217,7 @@ class CaldavSource:
         token = state.get("sync_token", "") if known else ""
         if token and self._full_listing_due(state, now):
             # A server may lose a change silently (a pruned token answered as if new); the whole listing finds it.
-            log.info("listing the whole calendar, as every caldav.full_listing_hours", extra=self._log)
+            log.info("listing the whole calendar, as every caldav.full_listing_hours hours", extra=self._log)
             token = ""
         listing = self._list(client, collection, token, state.get("listing"))
         if known and not listing.complete and not listing.entries and listing.token == state.get("sync_token"):
