@@ -283,10 +283,16 @@ def zone_problems(split: SplitCalendar) -> list[ZoneProblem]:
     events: dict[str, list[str]] = {}
     for uid, group in split.groups.items():
         for block in group.blocks:
-            if "TZID" in block or "tzid" in block.lower():
-                for tzid in _tzids(_FOLD.sub("", block)) - defined:
-                    if uid not in events.setdefault(tzid, []):
-                        events[tzid].append(uid)
+            # Every pass that parses anything scans all events, so this stays on plain str searches;
+            # only a block naming a zone that is not placed is unfolded, in case a fold cut its TZID.
+            if ";TZID=" not in block and ";tzid=" not in block:
+                continue
+            tzids = _tzids(block) - defined
+            if any(resolve_tzid(tzid) is None for tzid in tzids) and _FOLD.search(block):
+                tzids = _tzids(_FOLD.sub("", block)) - defined
+            for tzid in tzids:
+                if uid not in events.setdefault(tzid, []):
+                    events[tzid].append(uid)
     problems = []
     for tzid, uids in events.items():
         resolved = resolve_tzid(tzid)
