@@ -312,7 +312,11 @@ _zones_warned: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
 def _warn_about_zones(split: SplitCalendar, calendar_name: str, zone: tzinfo) -> None:
-    for problem in zone_problems(split):
+    problems = zone_problems(split)
+    current = {problem.tzid for problem in problems}
+    for key in [key for key in _zones_warned if key[0] == calendar_name and key[1] not in current]:
+        del _zones_warned[key]  # fixed: should it come back, it is warned about again
+    for problem in problems:
         if _zones_warned.get((calendar_name, problem.tzid)) == problem.uids:
             continue
         _zones_warned[(calendar_name, problem.tzid)] = problem.uids

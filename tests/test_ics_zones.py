@@ -12,7 +12,7 @@ from coachsync.app import App
 from coachsync.zones import Resolved, resolve_tzid
 
 from support.cli import cli
-from support.ical import vcalendar, vevent
+from support.ical import HOUR, vcalendar, vevent
 from support.scenario import NOW, Coach
 
 EASTERN = "(UTC-05:00) Eastern Time (US & Canada)"
@@ -159,3 +159,14 @@ def test_an_edited_custom_vtimezone_is_read_anew_and_never_places_another_calend
         {"custom": datetime(2026, 12, 10, 8, 0, tzinfo=UTC)},
     )
     assert [r.change.kind.value for r in app.store.history.records()] == ["moved", "moved"]
+
+
+def test_an_unknown_zone_that_comes_back_after_a_fix_is_warned_about_again(
+    coach: Coach, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        for tzid, at in (("foo", NOW), ("Europe/Berlin", NOW + HOUR), ("foo", NOW + 2 * HOUR)):
+            coach.write_raw(vcalendar(event("a", tzid)))
+            app.sync_calendar("coaching", at)
+
+    assert [w.split(":")[0] for w in warnings(caplog)] == ["calendar=coaching tzid=foo"] * 2
