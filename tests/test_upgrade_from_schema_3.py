@@ -9,6 +9,7 @@ suggestion), and a plugin that failed on every change.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from decimal import Decimal
@@ -72,6 +73,8 @@ def test_every_record_of_a_schema_3_database_reads_back_after_the_upgrade(tmp_pa
             "Checking in, Bob",
         )
 
+        assert store.engagements.events() == []  # the engagement log starts empty
+
         assert [(f.change_id, f.plugin, f.attempts) for f in store.ledger.failures()] == [
             (1, "boom", 3),
             (2, "boom", 2),
@@ -88,3 +91,9 @@ def test_the_first_pass_after_the_upgrade_reads_the_old_snapshot_as_its_own(tmp_
     assert (result.exit_code, result.stdout) == (0, "coaching: unchanged\n")
     with Store(coach.database) as store:
         assert len(store.history.records()) == 3
+    # The old records take their standing against the agreement like new ones.
+    standings = [
+        (r["id"], r["counts"], r["why_not"], r["allowance_used"])
+        for r in json.loads(cli(coach, "history", "--json").stdout)
+    ]
+    assert standings == [(1, False, "excused", 0), (2, True, None, 1), (3, True, None, 1)]
