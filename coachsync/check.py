@@ -84,7 +84,7 @@ def check_calendar(app: App, name: str, now: datetime) -> CalendarCheck:
         events=len(split.groups),
         unreadable=len(parsed.failed),
         clients=sessions_by_client(occurrences, clients, now),
-        zones=tuple(zone_problems(split)),
+        zones=tuple(zone_problems(split, app.zone)),
     )
 
 

@@ -845,8 +845,7 @@ def check(ctx: click.Context) -> None:
         unreadable = f", {result.unreadable} unreadable skipped" if result.unreadable else ""
         click.echo(f"calendar {name}: ok, {result.events} events{unreadable}")
         for zone in result.zones:
-            read_in = zone.fixed or str(app.zone)
-            click.echo(f'  time zone "{zone.tzid}": unknown, {describe_events(zone.uids)} read in {read_in}')
+            click.echo(f'  time zone "{zone.tzid}": unknown, {describe_events(zone.uids)} read in {zone.read_in}')
         for sessions in result.clients:
             upcoming = f"{sessions.upcoming} upcoming"
             if sessions.next_start is not None:

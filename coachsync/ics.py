@@ -58,6 +58,7 @@ _TZID_PARAMETER = re.compile(r';TZID=("[^"\r\n]*"|[^;:\r\n]*)', re.IGNORECASE)
 _VTIMEZONE_BLOCK = re.compile(
     r"^BEGIN:VTIMEZONE[ \t]*\r?\n.*?^END:VTIMEZONE[ \t]*(?:\r?\n|\Z)", re.MULTILINE | re.DOTALL | re.IGNORECASE
 )
+_X_WR_TIMEZONE = re.compile(r"^X-WR-TIMEZONE[;:](?:[^:\r\n]*:)?([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 _VTIMEZONE_TZID = re.compile(r"^TZID:([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 # Without these an event cannot be placed in time; a bad SUMMARY is harmless.
 _ESSENTIAL = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"})
@@ -93,12 +94,14 @@ class SplitCalendar:
 
 @dataclass(frozen=True, slots=True)
 class ZoneProblem:
-    """A TZID that neither a VTIMEZONE nor a known name places: read at `fixed` (an Etc/GMT zone) or,
-    when None, in the coach's zone."""
+    """A TZID that neither a VTIMEZONE nor a known name places, and the zone its times are read in: a fixed
+    offset (an Etc/GMT zone) from an Outlook display name, else the calendar's X-WR-TIMEZONE or the coach's."""
 
     tzid: str
-    fixed: str | None
+    read_in: str
+    fixed: bool
     uids: tuple[str, ...]
+    from_calendar: bool = False  # read_in is the calendar's X-WR-TIMEZONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,9 +280,15 @@ def _with_resolved_zones(block: str, own: dict[str, str], defined: frozenset[str
     return _TZID_PARAMETER.sub(rename, flat)
 
 
-def zone_problems(split: SplitCalendar) -> list[ZoneProblem]:
-    """Each TZID of the calendar that no VTIMEZONE defines and no known name places exactly, with its events."""
+def zone_problems(split: SplitCalendar, zone: tzinfo) -> list[ZoneProblem]:
+    """Each TZID of the calendar that no VTIMEZONE defines and no known name places exactly, with its events.
+
+    A time whose zone is unknown is read as floating: in the calendar's X-WR-TIMEZONE, which
+    x-wr-timezone applies to floating times, or else in the coach's `zone`.
+    """
     defined = _defined_zones(split.header)
+    declared = _X_WR_TIMEZONE.search(_FOLD.sub("", split.header))
+    calendar_zone = known_name(declared[1].strip()) if declared else None
     events: dict[str, list[str]] = {}
     for uid, group in split.groups.items():
         for block in group.blocks:
@@ -296,8 +305,11 @@ def zone_problems(split: SplitCalendar) -> list[ZoneProblem]:
     problems = []
     for tzid, uids in events.items():
         resolved = resolve_tzid(tzid)
-        if resolved is None or not resolved.exact:
-            problems.append(ZoneProblem(tzid, None if resolved is None else resolved.key, tuple(uids)))
+        if resolved is not None and not resolved.exact:
+            problems.append(ZoneProblem(tzid, resolved.key, True, tuple(uids)))
+        elif resolved is None:
+            read_in = calendar_zone or str(zone)
+            problems.append(ZoneProblem(tzid, read_in, False, tuple(uids), from_calendar=calendar_zone is not None))
     return problems
 
 
@@ -307,34 +319,31 @@ def describe_events(uids: Sequence[str], shown: int = 5) -> str:
     return f"{len(uids)} event{'s' if len(uids) != 1 else ''} ({named})"
 
 
-# Which unknown zones each calendar was last warned about, so a daemon warns once, not on every pass.
-_zones_warned: dict[tuple[str, str], tuple[str, ...]] = {}
+# What was last said about each unknown zone of each calendar, so a daemon warns once, not on every pass.
+_zones_warned: dict[tuple[str, str], str] = {}
 
 
 def _warn_about_zones(split: SplitCalendar, calendar_name: str, zone: tzinfo) -> None:
-    problems = zone_problems(split)
+    problems = zone_problems(split, zone)
     current = {problem.tzid for problem in problems}
     for key in [key for key in _zones_warned if key[0] == calendar_name and key[1] not in current]:
         del _zones_warned[key]  # fixed: should it come back, it is warned about again
     for problem in problems:
-        if _zones_warned.get((calendar_name, problem.tzid)) == problem.uids:
-            continue
-        _zones_warned[(calendar_name, problem.tzid)] = problem.uids
         many = len(problem.uids) != 1
-        if problem.fixed is None:
-            how = f"read in the coach's time zone, {zone}, and may be hours off"
-        else:
-            offset = datetime(2026, 1, 1, tzinfo=ZoneInfo(problem.fixed)).strftime("%z")
+        if problem.fixed:
+            offset = datetime(2026, 1, 1, tzinfo=ZoneInfo(problem.read_in)).strftime("%z")
             how = f"read at a fixed UTC{offset[:3]}:{offset[3:]}, without daylight saving time"
-        log.warning(
-            "calendar=%s tzid=%s: unknown time zone, defined by no VTIMEZONE in the calendar; "
-            "%s %s %s; export the calendar with its time zones",
-            format_value(calendar_name),
-            format_value(problem.tzid),
-            describe_events(problem.uids),
-            "are" if many else "is",
-            how,
+        else:
+            whose = "the calendar's X-WR-TIMEZONE" if problem.from_calendar else "the coach's time zone"
+            how = f"read in {whose}, {problem.read_in}, and may be hours off"
+        message = (
+            f"calendar={format_value(calendar_name)} tzid={format_value(problem.tzid)}: unknown time zone, "
+            f"defined by no VTIMEZONE in the calendar; {describe_events(problem.uids)} {'are' if many else 'is'} "
+            f"{how}; export the calendar with its time zones"
         )
+        if _zones_warned.get((calendar_name, problem.tzid)) != message:
+            _zones_warned[(calendar_name, problem.tzid)] = message
+            log.warning("%s", message)
 
 
 def _calendar_text(split: SplitCalendar, uids: Sequence[str]) -> str:

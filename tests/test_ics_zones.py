@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from coachsync import ics
 from coachsync.app import App
 from coachsync.zones import Resolved, resolve_tzid
 
@@ -27,6 +28,12 @@ CUSTOM_VTIMEZONE = [
     "END:STANDARD",
     "END:VTIMEZONE",
 ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test is a new daemon: what an earlier test was warned about must not silence this one."""
+    monkeypatch.setattr(ics, "_zones_warned", {})
 
 
 def event(uid: str, tzid: str, local: str = "20261210T090000") -> str:
@@ -170,3 +177,21 @@ def test_an_unknown_zone_that_comes_back_after_a_fix_is_warned_about_again(
             app.sync_calendar("coaching", at)
 
     assert [w.split(":")[0] for w in warnings(caplog)] == ["calendar=coaching tzid=foo"] * 2
+
+
+def test_an_unknown_zone_in_a_calendar_with_x_wr_timezone_is_read_and_named_in_that_zone(
+    coach: Coach, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    coach.write_raw(vcalendar(event("a", "foo"), header=["X-WR-TIMEZONE:America/New_York"]))
+
+    with caplog.at_level(logging.WARNING):
+        app.sync_calendar("coaching", NOW)
+    listed = cli(coach, "check", at=NOW).output.splitlines()
+
+    assert starts(app) == {"a": datetime(2026, 12, 10, 14, 0, tzinfo=UTC)}
+    assert warnings(caplog) == [
+        "calendar=coaching tzid=foo: unknown time zone, defined by no VTIMEZONE in the calendar; "
+        "1 event (a) is read in the calendar's X-WR-TIMEZONE, America/New_York, and may be hours off; "
+        "export the calendar with its time zones"
+    ]
+    assert '  time zone "foo": unknown, 1 event (a) read in America/New_York' in listed
