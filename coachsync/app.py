@@ -7,6 +7,7 @@ their imports (caldav, requests, Jinja2) wait until a pass needs them.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 from collections import Counter
@@ -18,22 +19,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .agreement import Agreement
+from .attendance import Attendance, SessionRow, attendance, no_shows, session_rows
 from .clients import ClientMatcher
 from .config import CalendarConfig, Config
 from .engagement import Engagement, engagement_at, refusal
-from .errors import CoachsyncError, RefusedError
+from .errors import CoachsyncError, NotFoundError, RefusedError
 from .model import (
+    Change,
     ChangeKind,
     EngagementEvent,
     EngagementKind,
     FeeEntry,
     MailStatus,
+    Occurrence,
     OutboxMessage,
     PolicyFailure,
     Record,
     SuggestionEntry,
 )
-from .standing import RESCHEDULE_KINDS, Standing, standings, used_now
+from .standing import RESCHEDULE_KINDS, Standing, current_period_start, standings, used_now
 from .store import Store
 
 if TYPE_CHECKING:
@@ -111,6 +115,7 @@ class ClientSummary:
     engagement: Engagement
     allowance_used: int  # in the current period
     agreement: Agreement
+    attendance: Attendance  # in the current period
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -123,6 +128,10 @@ class ClientSummary:
             "status": self.engagement.status.value,
             "paused_until": self.engagement.until.isoformat() if self.engagement.until else None,
             "allowance_used": self.allowance_used,
+            "held": self.attendance.held,
+            "no_shows": self.attendance.no_shows,
+            "late_cancellations": self.attendance.late_cancellations,
+            "attendance": self.attendance.rate,
             "agreement": self.agreement.as_json(),
         }
 
@@ -262,7 +271,10 @@ class App:
             if client is not None:
                 upcoming[client] += 1
         history = self.store.history.records()
-        return [self._summary(client.name, upcoming[client.name], history, now) for client in self.config.clients]
+        sessions = self._occurrences()
+        return [
+            self._summary(client.name, upcoming[client.name], history, sessions, now) for client in self.config.clients
+        ]
 
     def standings(self, client: str) -> list[tuple[Record, Standing]]:
         """Each of the client's records with its standing against their agreement, oldest first."""
@@ -305,7 +317,9 @@ class App:
         event = EngagementEvent(0, client, kind, now, _local_user(), reason, until)
         return self.store.engagements.add(event), before
 
-    def _summary(self, name: str, upcoming: int, history: list[Record], now: datetime) -> ClientSummary:
+    def _summary(
+        self, name: str, upcoming: int, history: list[Record], sessions: list[Occurrence], now: datetime
+    ) -> ClientSummary:
         own = [r for r in history if r.change.client == name]
         agreement = self.config.agreement_for(name)
         events = self.store.engagements.events(name)
@@ -313,6 +327,8 @@ class App:
         counted = [r for r, s in zip(own, found, strict=True) if s.counts]
         late = sum(s.late for s in found if s.counts)
         engagement = engagement_at(events, now, self.zone)
+        since = current_period_start(own, agreement, events, now, self.zone)
+        rows = session_rows(sessions, own, name, since, now, now)
         return ClientSummary(
             name=name,
             upcoming=upcoming,
@@ -323,4 +339,86 @@ class App:
             engagement=engagement,
             allowance_used=used_now(own, found, agreement, events, now, self.zone),
             agreement=agreement,
+            attendance=attendance(rows, own, {s.record_id: s for s in found}, since, now),
         )
+
+    # --- sessions and no-shows ---
+
+    def _occurrences(self) -> list[Occurrence]:
+        """Every session of the configured calendars as the last pass left it, matched to today's clients."""
+        found = []
+        for calendar in self.config.calendars:
+            for occurrence in self.store.snapshots.occurrences(calendar.name):
+                owner = self.match_client(occurrence.attendees, occurrence.summary)
+                found.append(dataclasses.replace(occurrence, client=owner))
+        return found
+
+    def sessions(self, client: str, start: datetime, end: datetime, now: datetime) -> list[tuple[int, SessionRow]]:
+        """The client's sessions from `start` to `end`, each with its reference number."""
+        records = [r for r in self.store.history.records(client=client) if r.change.client == client]
+        rows = session_rows(self._occurrences(), records, client, start, end, now)
+        refs = self.store.sessions.refs(row.key for row in rows)
+        return [(refs[row.key], row) for row in rows]
+
+    def mark_no_show(self, ref: int, now: datetime, excused: str | None = None) -> Record:
+        """Record that the client did not come to session `ref`, and run the policies for it."""
+        from .sync import record_no_show
+
+        occurrence, client = self._past_session(ref, now)
+        earlier = self._no_show_of(occurrence.key)
+        if earlier is not None:
+            raise RefusedError(f"S{ref} is already marked as a no-show (change {earlier.id}); see `coachsync history`")
+        change = Change(
+            kind=ChangeKind.NO_SHOW,
+            calendar=occurrence.calendar,
+            uid=occurrence.uid,
+            recurrence_id=occurrence.recurrence_id,
+            client=client,
+            summary=occurrence.summary,
+            old_start=occurrence.start,
+            new_start=None,
+            notice_hours=0.0,
+            changed_at=occurrence.start,  # it counts in the period of the session it is about
+        )
+        return record_no_show(self.store, change, self.settings(now), now, excused)
+
+    def undo_no_show(self, ref: int, now: datetime) -> Record:
+        """Take a no-show back: it stays in the history, stops counting, its fees are waived and its
+        emails not yet sent are discarded."""
+        key = self._session_key(ref)
+        record = self._no_show_of(key)
+        if record is None:
+            raise RefusedError(f"S{ref} is not marked as a no-show; see `coachsync sessions`")
+        with self.store.transaction():
+            withdrawn = self.store.history.withdraw(record.id, now, _local_user())
+            self.store.ledger.waive_fees_of_change(record.id, "no-show taken back")
+            for message in self.store.outbox.messages():
+                if message.change_id == record.id and message.status in (
+                    MailStatus.PENDING_APPROVAL,
+                    MailStatus.QUEUED,
+                ):
+                    self.store.outbox.discard(message.id)
+        return withdrawn
+
+    def _session_key(self, ref: int) -> tuple[str, str, str]:
+        key = self.store.sessions.key(ref)
+        if key is None:
+            raise NotFoundError(f"no session S{ref}; see `coachsync sessions` for the references")
+        return key
+
+    def _past_session(self, ref: int, now: datetime) -> tuple[Occurrence, str]:
+        key = self._session_key(ref)
+        occurrence = next((o for o in self._occurrences() if o.key == key), None)
+        if occurrence is None:
+            raise RefusedError(f"S{ref} is no longer in the calendar")
+        when = occurrence.start.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+        if occurrence.cancelled:
+            raise RefusedError(f"S{ref} ({when}) was cancelled; a cancelled session cannot be a no-show")
+        if occurrence.start > now:
+            raise RefusedError(f"S{ref} ({when}) is still upcoming; only a session that has begun can be a no-show")
+        if occurrence.client is None:
+            raise RefusedError(f"S{ref} ({when}) belongs to no client; add the client to the config first")
+        return occurrence, occurrence.client
+
+    def _no_show_of(self, key: tuple[str, str, str]) -> Record | None:
+        return no_shows(self.store.history.records()).get(key)

@@ -27,6 +27,7 @@ from .text import one_line
 # are imported inside the commands that use them, so `--help` and `history` start quickly.
 if TYPE_CHECKING:
     from .app import App
+    from .attendance import SessionRow
     from .config import Config
     from .model import EngagementEvent, FeeEntry, PolicyFailure, Record
     from .standing import Standing
@@ -391,7 +392,19 @@ def clients(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
         return
-    headers = ("CLIENT", "STATUS", "UPCOMING", "ALLOWANCE", "RESCHEDULES", "LATE", "CANCELLATIONS", "EXCUSED")
+    headers = (
+        "CLIENT",
+        "STATUS",
+        "UPCOMING",
+        "ALLOWANCE",
+        "RESCHEDULES",
+        "LATE",
+        "CANCELLATIONS",
+        "EXCUSED",
+        "HELD",
+        "NO-SHOWS",
+        "ATTENDANCE",
+    )
     rows = [
         (
             s.name,
@@ -402,10 +415,104 @@ def clients(ctx: click.Context, as_json: bool) -> None:
             str(s.late),
             str(s.cancellations),
             str(s.excused),
+            str(s.attendance.held),
+            str(s.attendance.no_shows),
+            s.attendance.describe(),
         )
         for s in summaries
     ]
     click.echo(_table(headers, rows))
+
+
+# --- sessions and no-shows ----------------------------------------------------
+
+
+@main.command()
+@click.option("--client", help="Only this client's sessions.")
+@click.option("--past", default=14, show_default=True, type=click.IntRange(min=0), help="Days back.")
+@click.option("--ahead", default=14, show_default=True, type=click.IntRange(min=0), help="Days ahead.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, earliest first.")
+@click.pass_context
+def sessions(ctx: click.Context, client: str | None, past: int, ahead: int, as_json: bool) -> None:
+    """Sessions around today with their references (S142) and how they went: upcoming, held, no_show,
+    cancelled, moved."""
+    from datetime import timedelta
+
+    from .app import utc_now
+
+    app = _app(ctx)
+    now = utc_now()
+    names = [_configured_client(app, client)] if client else [c.name for c in app.config.clients]
+    start, end = now - timedelta(days=past), now + timedelta(days=ahead)
+    found = [item for name in names for item in app.sessions(name, start, end, now)]
+    found.sort(key=lambda item: (item[1].start, item[0]))
+    if as_json:
+        click.echo(json.dumps([session_json(ref, row, app.zone) for ref, row in found], indent=2))
+        return
+    if not found:
+        click.echo(f"No sessions from {past} days back to {ahead} days ahead.")
+        return
+    rows = [
+        (
+            f"S{ref}",
+            _local(row.start, app.zone),
+            row.client,
+            row.state.value + (f" to {_local(row.moved_to, app.zone)}" if row.moved_to else ""),
+            _cell(row.summary),
+        )
+        for ref, row in found
+    ]
+    click.echo(_table(("REF", "SESSION", "CLIENT", "STATE", "SUMMARY"), rows))
+
+
+def session_json(ref: int, row: SessionRow, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "ref": f"S{ref}",
+        "calendar": row.key[0],
+        "uid": row.key[1],
+        "recurrence_id": row.key[2] or None,
+        "client": row.client,
+        "start": _iso(row.start, zone),
+        "state": row.state.value,
+        "moved_to": _iso(row.moved_to, zone),
+        "record_id": row.record_id,
+        "summary": row.summary,
+    }
+
+
+def _session_ref(value: str) -> int:
+    text = value.strip().upper().removeprefix("S")
+    if not text.isdigit():
+        raise click.BadParameter(f"expected a session reference such as S142, got {value!r}", param_hint="REF")
+    return int(text)
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--excused", is_flag=True, help="The client was excused (illness, emergency…): it does not count.")
+@click.option("--reason", help="Why (kept in the history; the excuse when --excused).")
+@click.option("--undo", is_flag=True, help="Take a no-show back: it stops counting and its fees are waived.")
+@click.pass_context
+def noshow(ctx: click.Context, ref: str, excused: bool, reason: str | None, undo: bool) -> None:
+    """Mark past session REF (see `coachsync sessions`) as a no-show; the policies act on it."""
+    from .app import utc_now
+
+    app = _app(ctx)
+    number = _session_ref(ref)
+    if undo:
+        record = app.undo_no_show(number, utc_now())
+        click.echo(
+            f"S{number}: no-show taken back (change {record.id} stays in the history, no longer counts;"
+            " its fees are waived)"
+        )
+        return
+    if excused and not reason:
+        raise click.UsageError("--excused needs --reason: say why the client was excused")
+    app.prepare()  # the policies act on a no-show as on any recorded change
+    record = app.mark_no_show(number, utc_now(), excused=one_line(reason) if excused and reason else None)
+    when = _local(record.change.old_start, app.zone)
+    how = f"excused: {record.reason}" if record.excused else "counts against the agreement"
+    click.echo(f"S{number}: {record.change.client} did not come on {when}; change {record.id} recorded ({how})")
 
 
 # --- the coaching agreement and the engagement -------------------------------

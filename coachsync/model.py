@@ -15,6 +15,7 @@ class ChangeKind(StrEnum):
     RESTORED = "restored"
     REBOOKED = "rebooked"
     SERIES_MOVED = "series_moved"
+    NO_SHOW = "no_show"  # marked by the coach (`coachsync noshow`): the session stayed, the client did not come
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,8 @@ class Record:
     reason: str | None
     # Every excuse given, oldest first; `reason` is the last one's.
     excuses: tuple[Excuse, ...] = ()
+    # A no-show the coach took back (`coachsync noshow REF --undo`): kept, but it no longer counts.
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True, slots=True)

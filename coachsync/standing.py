@@ -29,6 +29,7 @@ PAUSED = "paused"
 ENDED = "ended"
 BEFORE_START = "before the agreement started"
 NO_CLIENT = "no client"
+WITHDRAWN = "taken back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +71,17 @@ def is_late(record: Record, notice_hours: float) -> bool:
 
 
 def counts_against(records: Iterable[Record]) -> list[Record]:
-    """The records that are neither restorations, excused, nor undone by a later restoration.
+    """The records that are neither restorations, excused, no-shows taken back, nor undone by a later restoration.
 
     The part of the rule that needs no agreement; `standings` applies the rest.
     """
     records = list(records)
     undone = _undone(records)
-    return [r for r in records if r.change.kind is not ChangeKind.RESTORED and not r.excused and r.id not in undone]
+    return [
+        r
+        for r in records
+        if r.change.kind is not ChangeKind.RESTORED and not r.excused and not r.withdrawn and r.id not in undone
+    ]
 
 
 def standings(
@@ -136,9 +141,21 @@ def used_now(
     if not records:
         return 0
     term = term_start(events, agreement.started, now, zone)
-    anchor = local_midnight(records[0].change.changed_at.astimezone(zone).date(), zone)
-    current = period_start(now, agreement.per, term, anchor, zone)
+    current = current_period_start(records, agreement, events, now, zone)
     return sum(1 for s in found if s.counts and s.term_start == term and s.period_start == current)
+
+
+def current_period_start(
+    records: Sequence[Record], agreement: Agreement, events: Sequence[EngagementEvent], now: datetime, zone: tzinfo
+) -> datetime:
+    """When the allowance period `now` falls in began. With no record and no start or revisit to
+    count from, a period of N days is taken to end now."""
+    term = term_start(events, agreement.started, now, zone)
+    if records:
+        anchor = local_midnight(records[0].change.changed_at.astimezone(zone).date(), zone)
+    else:
+        anchor = local_midnight((now - timedelta(days=max(agreement.per.days, 1) - 1)).astimezone(zone).date(), zone)
+    return period_start(now, agreement.per, term, anchor, zone)
 
 
 def period_start(moment: datetime, per: Period, term: datetime | None, anchor: datetime, zone: tzinfo) -> datetime:
@@ -168,6 +185,8 @@ def _why_not(
         return NO_CLIENT
     if record.change.kind is ChangeKind.RESTORED:
         return RESTORATION
+    if record.withdrawn:
+        return WITHDRAWN
     if record.excused:
         return EXCUSED
     if record.id in undone:

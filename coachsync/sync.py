@@ -131,12 +131,34 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
             tombstones=plan.tombstones,
         )
         records = store.history.add(plan.changes, now)
-        if settings.policies is not None and records:
-            calls = [(record, plugin) for record in records for plugin in settings.policies.enabled]
-            recorded = write_policy_results(store, settings.policies.run(calls, _views(store, settings, now), now), now)
+        recorded = run_policies(store, records, settings, now)
     _log_changes(name, plan.changes, records)
     _log_actions(recorded)
     return _report(name, plan, len(split.groups), len(selection.to_parse), len(parsed.failed), records)
+
+
+def run_policies(store: Store, records: Sequence[Record], settings: PassSettings, now: datetime) -> tuple[Acted, ...]:
+    """Run every enabled policy over newly recorded records and write what they asked for, inside the
+    caller's transaction (a pass, or a no-show the coach marked)."""
+    if settings.policies is None or not records:
+        return ()
+    calls = [(record, plugin) for record in records for plugin in settings.policies.enabled]
+    return write_policy_results(store, settings.policies.run(calls, _views(store, settings, now), now), now)
+
+
+def record_no_show(
+    store: Store, change: Change, settings: PassSettings, now: datetime, excused: str | None = None
+) -> Record:
+    """Record a no-show the coach marked (excused at once, with `excused` as the reason, if given) and
+    hand it to the policies like any other record, all in one transaction."""
+    with store.transaction():
+        [record] = store.history.add([change], now)
+        if excused is not None:
+            record = store.history.mark_excused(record.id, excused, now)
+        recorded = run_policies(store, [record], settings, now)
+    _log_changes(change.calendar, [change], [record])
+    _log_actions(recorded)
+    return record
 
 
 def retry_policies(store: Store, calendar: str, settings: PassSettings, now: datetime) -> None:

@@ -29,6 +29,7 @@ _KIND_WORDS = {
     ChangeKind.REBOOKED: "rebooked",
     ChangeKind.SERIES_MOVED: "series moved",
     ChangeKind.RESTORED: "restored",
+    ChangeKind.NO_SHOW: "missed",
 }
 
 
@@ -117,6 +118,8 @@ def when(moment: datetime | None, zone: tzinfo) -> str:
 def describe(record: Record, zone: tzinfo) -> str:
     """One history line: what happened to which session, with how much notice."""
     change = record.change
+    if change.kind is ChangeKind.NO_SHOW:
+        return f"{when(change.old_start, zone)}: did not come to the session (no-show)"
     what = _KIND_WORDS[change.kind]
     line = f"{when(change.changed_at, zone)}: {what} the session of {when(change.old_start, zone)}"
     if change.new_start is not None and change.kind is not ChangeKind.CANCELLED:

@@ -8,6 +8,9 @@ restorations, changes made while the engagement is paused or ended and
 sessions that belong to no client are never charged, and excusing a change
 later waives its fee.
 
+A no-show (`coachsync noshow`) counts like a change with no notice at all;
+its fee is `no_show_amount` (by default `amount`).
+
 Two policy-level overrides, for a practice that prices differently from what
 it agrees: `notice_hours` (late by this notice instead of the agreement's)
 and `free_reschedules` (the first N late changes in the client's whole
@@ -47,11 +50,13 @@ class FeeSettings(PolicySettings):
 
     amount: Decimal | None = None
     currency: str | None = None
+    # A no-show's fee; `amount` when not set.
+    no_show_amount: Decimal | None = None
     # Overrides of the agreement, both unset by default.
     notice_hours: float | None = Field(default=None, ge=0)
     free_reschedules: int | None = Field(default=None, ge=0)
 
-    @field_validator("amount", mode="before")
+    @field_validator("amount", "no_show_amount", mode="before")
     @classmethod
     def _money(cls, value: Any) -> Any:
         # YAML gives `40` or `12.5`; money is kept as a Decimal, never as a float.
@@ -121,6 +126,10 @@ def coachsync_on_change(
             return []
         beyond = ""
     assert settings.amount is not None and settings.currency is not None  # checked when the settings loaded
+    if change.kind is ChangeKind.NO_SHOW:
+        amount = settings.no_show_amount or settings.amount
+        reason = f"no-show at the session of {when(change.old_start, zone)}{beyond}"
+        return [Fee(amount=amount, currency=settings.currency, reason=reason)]
     what = "cancelled" if change.kind is ChangeKind.CANCELLED else "rescheduled"
     reason = (
         f"session of {when(change.old_start, zone)} {what} with {hours(change.notice_hours)} notice"

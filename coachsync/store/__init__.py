@@ -4,7 +4,8 @@
 - `history`: every recorded change and whether the coach excused it;
 - `ledger`: fees, suggestions, and policy runs waiting for a retry;
 - `outbox`: emails and their delivery state;
-- `engagements`: each revisit, pause, resume and end of a client's engagement.
+- `engagements`: each revisit, pause, resume and end of a client's engagement;
+- `sessions`: the short, stable references of sessions.
 
 A pass writes through several of them inside one `with store.transaction():`,
 so a crash leaves the old state or the new one. The store is told what to
@@ -25,6 +26,7 @@ from .history import History
 from .ledger import Ledger
 from .outbox import Outbox
 from .schema import SCHEMA_VERSION
+from .sessions import Sessions
 from .snapshots import Snapshots
 
 __all__ = ["SCHEMA_VERSION", "Store"]
@@ -41,6 +43,7 @@ class Store:
         self.ledger = Ledger(self._db)
         self.outbox = Outbox(self._db)
         self.engagements = Engagements(self._db)
+        self.sessions = Sessions(self._db)
 
     @classmethod
     def copy_of(cls, path: Path) -> Store:

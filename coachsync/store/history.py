@@ -1,4 +1,4 @@
-"""The reschedule history: every recorded change, and whether the coach excused it."""
+"""The reschedule history: every recorded change, whether the coach excused it, and no-shows taken back."""
 
 from __future__ import annotations
 
@@ -30,14 +30,25 @@ class History:
         # Few changes are ever excused: one pass over the trail table serves the whole history.
         for change_id, reason, at in self._db.execute("SELECT change_id, reason, at FROM excuses ORDER BY id"):
             trails.setdefault(change_id, []).append(Excuse(reason, moment(at)))
-        return [_record(row, trails.get(row[0], ())) for row in rows]
+        withdrawn = {row[0] for row in self._db.execute("SELECT change_id FROM withdrawals")}
+        return [_record(row, trails.get(row[0], ()), row[0] in withdrawn) for row in rows]
 
     def record(self, change_id: int) -> Record:
         row = self._db.execute("SELECT * FROM changes WHERE id = ?", (change_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no recorded change with id {change_id}; see `coachsync history`")
         trail = self._db.execute("SELECT reason, at FROM excuses WHERE change_id = ? ORDER BY id", (change_id,))
-        return _record(row, [Excuse(reason, moment(at)) for reason, at in trail])
+        excuses = [Excuse(reason, moment(at)) for reason, at in trail]
+        withdrawn = self._db.execute("SELECT 1 FROM withdrawals WHERE change_id = ?", (change_id,)).fetchone()
+        return _record(row, excuses, withdrawn is not None)
+
+    def withdraw(self, change_id: int, at: datetime, by: str) -> Record:
+        """Take a no-show back: the record stays in the history, marked, and no longer counts."""
+        with self._db.transaction():
+            self._db.execute(
+                "INSERT INTO withdrawals (change_id, at, by_user) VALUES (?, ?, ?)", (change_id, iso(at), by)
+            )
+        return self.record(change_id)
 
     def add(self, changes: Iterable[Change], detected_at: datetime) -> list[Record]:
         """Record changes detected at one moment; returns them as read back, with their ids, in order."""
@@ -79,7 +90,7 @@ class History:
         return int(cursor.lastrowid or 0)
 
 
-def _record(row: tuple, trail: Iterable[Excuse] = ()) -> Record:
+def _record(row: tuple, trail: Iterable[Excuse] = (), withdrawn: bool = False) -> Record:
     (id_, calendar, client, uid, recurrence_id, kind, summary, old_start, new_start, notice_hours, changed_at,
      detected_at, new_uid, instances, excused, reason) = row  # fmt: skip
     change = Change(
@@ -96,4 +107,4 @@ def _record(row: tuple, trail: Iterable[Excuse] = ()) -> Record:
         new_uid=new_uid,
         instances=instances,
     )
-    return Record(id_, change, datetime.fromisoformat(detected_at), bool(excused), reason, tuple(trail))
+    return Record(id_, change, datetime.fromisoformat(detected_at), bool(excused), reason, tuple(trail), withdrawn)

@@ -201,6 +201,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX occurrences_by_summary ON occurrences (summary_id);
     CREATE INDEX occurrences_by_attendees ON occurrences (attendees_id);
     """,
+    # version 7: sessions get short references that survive moves (`coachsync sessions`, "S142"), and a
+    # no-show the coach takes back is kept with when and by whom, so it stops counting but is not lost.
+    """
+    CREATE TABLE session_refs (
+        id             INTEGER PRIMARY KEY,
+        calendar       TEXT NOT NULL,
+        uid            TEXT NOT NULL,
+        recurrence_id  TEXT NOT NULL,
+        UNIQUE (calendar, uid, recurrence_id)
+    );
+    CREATE TABLE withdrawals (
+        change_id  INTEGER PRIMARY KEY REFERENCES changes (id),
+        at         TEXT NOT NULL,
+        by_user    TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
