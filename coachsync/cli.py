@@ -1022,3 +1022,14 @@ def install_service(ctx: click.Context, user: bool, output: Path | None) -> None
     click.echo("enable and start it with:")
     for command_line in enable_commands(user, target, in_search_path=target.parent == default.parent):
         click.echo(f"  {command_line}")
+
+
+# --- set-up: init, schema ---
+
+
+@main.command()
+def schema() -> None:
+    """Print the config's JSON Schema, with every installed policy's settings, for your editor."""
+    from .schema import installed_schema
+
+    click.echo(json.dumps(installed_schema(), indent=2, ensure_ascii=False))

@@ -105,7 +105,7 @@ def load_plugins(config: Config, trace: bool = False) -> Plugins:
 
     With `trace`, every hook call is logged with the plugins it reached and how long it took.
     """
-    found = _discover(config)
+    found = _discover(config.plugins_dir)
     _check_policy_keys(config, [f.name for f in found])
 
     manager = pluggy.PluginManager(GROUP)
@@ -203,7 +203,18 @@ def _trace_hook_calls(manager: pluggy.PluginManager) -> None:
     manager.add_hookcall_monitoring(before, after)
 
 
-def _discover(config: Config) -> list[_Found]:
+def settings_models(plugins_dir: Path | None = None) -> dict[str, type[PolicySettings]]:
+    """Each installed plugin's model of `policies.<name>`, by name, for `coachsync schema`."""
+    models = {}
+    for plugin in sorted(_discover(plugins_dir), key=lambda f: f.name):
+        manager = pluggy.PluginManager(GROUP)  # one per plugin: only its own settings hook answers
+        manager.add_hookspecs(hookspecs)
+        manager.register(_import(plugin), name=plugin.name)
+        models[plugin.name] = _settings_model(manager, plugin)
+    return models
+
+
+def _discover(plugins_dir: Path | None) -> list[_Found]:
     found: dict[str, _Found] = {}
     for entry_point in sorted(importlib.metadata.entry_points(group=GROUP), key=lambda e: (e.name, e.value)):
         built_in = entry_point.module.partition(".")[0] == BUILT_IN_PACKAGE
@@ -221,7 +232,7 @@ def _discover(config: Config) -> list[_Found]:
                 " uninstall one of them"
             )
         found[plugin.name] = plugin
-    for path in _local_files(config.plugins_dir):
+    for path in _local_files(plugins_dir):
         name = path.stem
         if name in found:
             raise PluginError(
