@@ -256,7 +256,13 @@ class App:
         return self.store.ledger.fee(fee_id)
 
     def waive_fee(self, fee_id: int, reason: str) -> FeeEntry:
-        return self.store.ledger.waive_fee(fee_id, reason)
+        return self.store.ledger.waive_fee(fee_id, reason, utc_now())
+
+    def mark_fee_paid(self, fee_id: int, on: date, note: str | None = None) -> FeeEntry:
+        return self.store.ledger.mark_paid(fee_id, on, utc_now(), note)
+
+    def mark_fee_unpaid(self, fee_id: int, note: str | None = None) -> FeeEntry:
+        return self.store.ledger.mark_unpaid(fee_id, utc_now(), note)
 
     def suggestions(self) -> list[SuggestionEntry]:
         return self.store.ledger.suggestions()
@@ -391,7 +397,7 @@ class App:
             raise RefusedError(f"S{ref} is not marked as a no-show; see `coachsync sessions`")
         with self.store.transaction():
             withdrawn = self.store.history.withdraw(record.id, now, _local_user())
-            self.store.ledger.waive_fees_of_change(record.id, "no-show taken back")
+            self.store.ledger.waive_fees_of_change(record.id, "no-show taken back", now)
             for message in self.store.outbox.messages():
                 if message.change_id == record.id and message.status in (
                     MailStatus.PENDING_APPROVAL,

@@ -41,7 +41,7 @@ def excuse(store: Store, change_id: int, reason: str, at: datetime, *, replace: 
                 " (the earlier one is kept in the record's history)"
             )
         record = store.history.mark_excused(change_id, reason, at)
-        store.ledger.waive_fees_of_change(change_id, excused_reason(reason))
+        store.ledger.waive_fees_of_change(change_id, excused_reason(reason), at)
     return Excused(record, replaced=earlier.reason if earlier.excused else None)
 
 

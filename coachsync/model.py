@@ -147,6 +147,7 @@ class GroupSnapshot:
 
 class FeeStatus(StrEnum):
     OWED = "owed"
+    PAID = "paid"
     WAIVED = "waived"
 
 
@@ -161,7 +162,7 @@ class MailStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FeeEntry:
-    """A fee in the ledger: owed until the coach waives it or excuses its change."""
+    """A fee in the ledger: owed until the coach records it paid, waives it, or excuses its change."""
 
     id: int
     change_id: int
@@ -174,6 +175,19 @@ class FeeEntry:
     waived_reason: str | None
     created_at: datetime
     key: str = field(default="", compare=False)
+    paid_on: date | None = None
+    # Every change of its status after it was raised, oldest first.
+    steps: tuple[FeeStep, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FeeStep:
+    """One change of a fee's status, as the coach recorded it."""
+
+    status: FeeStatus
+    at: datetime | None  # None for a waiver recorded before these steps were kept
+    note: str | None = None
+    on: date | None = None  # the day it was paid, for `paid`
 
 
 @dataclass(frozen=True, slots=True)

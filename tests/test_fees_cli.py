@@ -35,7 +35,7 @@ def test_fees_json_lists_the_ledger_with_decimal_strings(ledger: Coach) -> None:
     result = cli(ledger, "fees", "--json")
 
     assert result.exit_code == 0
-    fee = {"status": "owed", "waived_reason": None}
+    fee = {"status": "owed", "waived_reason": None, "paid_on": None, "steps": []}
     assert json.loads(result.stdout) == [
         {"id": 1, "client": "Alice Example", "change_id": 1, "amount": "40.00", "currency": "EUR",
          "reason": "moved session", **fee},
@@ -59,11 +59,11 @@ def test_fees_csv_has_a_header_and_defuses_formulas(ledger: Coach) -> None:
 
     assert (result.exit_code, result.stdout) == (
         0,
-        "id,client,change_id,amount,currency,status,reason,waived_reason\n"
-        "1,Alice Example,1,40.00,EUR,owed,moved session,\n"
-        "2,Alice Example,1,12.50,USD,owed,Coaching,\n"
-        "3,Bob Builder,2,40.00,EUR,owed,cancelled session,\n"
-        '4,Bob Builder,2,12.50,USD,owed,"\'=HYPERLINK(""x"")",\n',
+        "id,client,change_id,amount,currency,status,reason,waived_reason,paid_on\n"
+        "1,Alice Example,1,40.00,EUR,owed,moved session,,\n"
+        "2,Alice Example,1,12.50,USD,owed,Coaching,,\n"
+        "3,Bob Builder,2,40.00,EUR,owed,cancelled session,,\n"
+        '4,Bob Builder,2,12.50,USD,owed,"\'=HYPERLINK(""x"")",,\n',
     )
 
 
@@ -112,7 +112,9 @@ def test_fees_json_and_csv_together_is_a_usage_error(ledger: Coach) -> None:
 def test_no_fees_yet(coach: Coach) -> None:
     assert cli(coach, "fees").stdout == "No fees recorded.\n"
     assert cli(coach, "fees", "--json").stdout == "[]\n"
-    assert cli(coach, "fees", "--csv").stdout == "id,client,change_id,amount,currency,status,reason,waived_reason\n"
+    assert cli(coach, "fees", "--csv").stdout == (
+        "id,client,change_id,amount,currency,status,reason,waived_reason,paid_on\n"
+    )
     assert cli(coach, "suggestions").stdout == "No suggestions yet.\n"
 
 
@@ -146,3 +148,53 @@ def test_suggestions_json_and_text(ledger: Coach) -> None:
         '    about =HYPERLINK("x")\n'
         "\n"
     )
+
+
+def test_fees_paid_unpaid_and_a_summary_per_client_and_currency(ledger: Coach) -> None:
+    paid = cli(ledger, "fees", "paid", "1", "--on", "2026-11-30", "--note", "bank transfer")
+    twice = cli(ledger, "fees", "paid", "1")
+    waive_paid = cli(ledger, "fees", "waive", "1", "--reason", "goodwill")
+    cli(ledger, "fees", "waive", "3", "--reason", "goodwill")
+    pay_waived = cli(ledger, "fees", "paid", "3")
+    cli(ledger, "fees", "paid", "4")  # today, 1 Dec
+    unpaid = cli(ledger, "fees", "unpaid", "4", "--note", "the transfer bounced")
+
+    assert (paid.exit_code, paid.stdout) == (0, "fee 1 (40.00 EUR, Alice Example) paid on 2026-11-30\n")
+    assert (twice.exit_code, twice.stderr) == (
+        2,
+        "coachsync: fee 1 is already paid (on 2026-11-30); `coachsync fees unpaid 1` undoes it\n",
+    )
+    assert (waive_paid.exit_code, waive_paid.stderr) == (
+        2,
+        "coachsync: fee 1 was paid on 2026-11-30; a paid fee cannot be waived"
+        " (`coachsync fees unpaid 1` first, if it was recorded as paid by mistake)\n",
+    )
+    assert (pay_waived.exit_code, pay_waived.stderr) == (
+        2,
+        "coachsync: fee 3 was waived (goodwill); a waived fee cannot be paid\n",
+    )
+    assert unpaid.stdout == "fee 4 (12.50 USD, Bob Builder) is owed again\n"
+    fees = json.loads(cli(ledger, "fees", "--json").stdout)
+    assert [(f["id"], f["status"], f["paid_on"]) for f in fees] == [
+        (1, "paid", "2026-11-30"),
+        (2, "owed", None),
+        (3, "waived", None),
+        (4, "owed", None),
+    ]
+    assert fees[3]["steps"] == [
+        {"status": "paid", "at": "2026-12-01T13:00:00+01:00", "note": None, "on": "2026-12-01"},
+        {"status": "owed", "at": "2026-12-01T13:00:00+01:00", "note": "the transfer bounced", "on": None},
+    ]
+    assert json.loads(cli(ledger, "fees", "--summary", "--json").stdout) == [
+        {"client": "Alice Example", "currency": "EUR", "owed": "0.00", "paid": "40.00", "waived": "0.00"},
+        {"client": "Alice Example", "currency": "USD", "owed": "12.50", "paid": "0.00", "waived": "0.00"},
+        {"client": "Bob Builder", "currency": "EUR", "owed": "0.00", "paid": "0.00", "waived": "40.00"},
+        {"client": "Bob Builder", "currency": "USD", "owed": "12.50", "paid": "0.00", "waived": "0.00"},
+    ]
+    assert cli(ledger, "fees", "--summary").stdout.splitlines() == [
+        "CLIENT         CURRENCY  OWED   PAID   WAIVED",
+        "Alice Example  EUR       0.00   40.00  0.00",
+        "Alice Example  USD       12.50  0.00   0.00",
+        "Bob Builder    EUR       0.00   0.00   40.00",
+        "Bob Builder    USD       12.50  0.00   0.00",
+    ]

@@ -74,6 +74,8 @@ def test_the_example_plugin_runs_end_to_end_from_plugins_dir(tmp_path: Path) -> 
             "status": "owed",
             "reason": "Thursday 17 December, 10:00 cancelled with 2 h notice",
             "waived_reason": None,
+            "paid_on": None,
+            "steps": [],
         }
     ]
     assert suggestions == [

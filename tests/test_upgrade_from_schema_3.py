@@ -15,7 +15,7 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-from coachsync.model import ChangeKind, FeeStatus, MailStatus
+from coachsync.model import ChangeKind, FeeStatus, FeeStep, MailStatus
 from coachsync.store import SCHEMA_VERSION, Store
 
 from support.cli import cli
@@ -60,6 +60,10 @@ def test_every_record_of_a_schema_3_database_reads_back_after_the_upgrade(tmp_pa
             FeeStatus.WAIVED,
             "change excused: ill with flu",
         )
+
+        # The waiver from before fee steps were kept becomes the fee's one step, with no time.
+        assert fee.steps == (FeeStep(FeeStatus.WAIVED, None, "change excused: ill with flu"),)
+        assert fee.paid_on is None
 
         [suggestion] = store.ledger.suggestions()
         assert (suggestion.key, suggestion.change_id) == ("end_engagement:suggestion:Bob Builder:step-1", 3)

@@ -1,4 +1,4 @@
-"""The ledger of what policies asked for: fees, suggestions, and the policy runs still to retry.
+"""The ledger of what policies asked for: fees (owed, paid, waived), suggestions, and the policy runs still to retry.
 
 Every row carries a UNIQUE idempotency key, so writing the same action twice
 (a repeated pass, a retried plugin) keeps the first and adds nothing.
@@ -7,12 +7,12 @@ Every row carries a UNIQUE idempotency key, so writing the same action twice
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from ..errors import NotFoundError
-from ..model import FeeEntry, FeeStatus, PolicyFailure, SuggestionEntry
-from .database import Database, iso
+from ..errors import NotFoundError, RefusedError
+from ..model import FeeEntry, FeeStatus, FeeStep, PolicyFailure, SuggestionEntry
+from .database import Database, iso, moment
 
 
 class Ledger:
@@ -28,13 +28,52 @@ class Ledger:
         if client is not None:
             query += " WHERE lower(client) = lower(?)"
             arguments = (client,)
-        return [_fee(row) for row in self._db.execute(query + " ORDER BY id", arguments)]
+        rows = self._db.execute(query + " ORDER BY id", arguments).fetchall()
+        steps: dict[int, list[FeeStep]] = {}
+        for fee_id, *step in self._db.execute("SELECT fee_id, status, at, note, paid_on FROM fee_steps ORDER BY id"):
+            steps.setdefault(fee_id, []).append(_step(step))
+        return [_fee(row, steps.get(row[0], ())) for row in rows]
 
     def fee(self, fee_id: int) -> FeeEntry:
         row = self._db.execute("SELECT * FROM fees WHERE id = ?", (fee_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no fee with id {fee_id}; see `coachsync fees`")
-        return _fee(row)
+        found = self._db.execute(
+            "SELECT status, at, note, paid_on FROM fee_steps WHERE fee_id = ? ORDER BY id", (fee_id,)
+        )
+        return _fee(row, [_step(step) for step in found])
+
+    def mark_paid(self, fee_id: int, on: date, at: datetime, note: str | None = None) -> FeeEntry:
+        """An owed fee was paid on `on`; a waived or already paid one is refused, saying why."""
+        fee = self.fee(fee_id)
+        if fee.status is FeeStatus.WAIVED:
+            raise RefusedError(f"fee {fee_id} was waived ({fee.waived_reason}); a waived fee cannot be paid")
+        if fee.status is FeeStatus.PAID:
+            raise RefusedError(
+                f"fee {fee_id} is already paid (on {fee.paid_on}); `coachsync fees unpaid {fee_id}` undoes it"
+            )
+        with self._db.transaction():
+            self._db.execute("UPDATE fees SET status = 'paid', paid_on = ? WHERE id = ?", (on.isoformat(), fee_id))
+            self._step(fee_id, FeeStatus.PAID, at, note, on)
+        return self.fee(fee_id)
+
+    def mark_unpaid(self, fee_id: int, at: datetime, note: str | None = None) -> FeeEntry:
+        """A fee recorded as paid by mistake is owed again."""
+        fee = self.fee(fee_id)
+        if fee.status is not FeeStatus.PAID:
+            raise RefusedError(f"fee {fee_id} is {fee.status.value}, not paid; there is nothing to undo")
+        with self._db.transaction():
+            self._db.execute("UPDATE fees SET status = 'owed', paid_on = NULL WHERE id = ?", (fee_id,))
+            self._step(fee_id, FeeStatus.OWED, at, note)
+        return self.fee(fee_id)
+
+    def _step(
+        self, fee_id: int, status: FeeStatus, at: datetime, note: str | None = None, on: date | None = None
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO fee_steps (fee_id, status, at, note, paid_on) VALUES (?, ?, ?, ?, ?)",
+            (fee_id, status.value, iso(at), note, on.isoformat() if on else None),
+        )
 
     def add_fees(self, fees: Iterable[FeeEntry]) -> tuple[FeeEntry, ...]:
         """Record new fees; returns those recorded now, without any whose key was already there."""
@@ -50,22 +89,30 @@ class Ledger:
             ),
         )
 
-    def waive_fee(self, fee_id: int, reason: str) -> FeeEntry:
-        """Waive an owed fee; a fee already waived keeps its first reason."""
-        self.fee(fee_id)  # raises NotFoundError naming the fix
-        with self._db.transaction():
-            self._db.execute(
-                "UPDATE fees SET status = 'waived', waived_reason = ? WHERE id = ? AND status = 'owed'",
-                (reason, fee_id),
+    def waive_fee(self, fee_id: int, reason: str, at: datetime) -> FeeEntry:
+        """Waive an owed fee; a fee already waived keeps its first reason, a paid one is refused."""
+        fee = self.fee(fee_id)  # raises NotFoundError naming the fix
+        if fee.status is FeeStatus.PAID:
+            raise RefusedError(
+                f"fee {fee_id} was paid on {fee.paid_on}; a paid fee cannot be waived"
+                f" (`coachsync fees unpaid {fee_id}` first, if it was recorded as paid by mistake)"
             )
+        if fee.status is FeeStatus.OWED:
+            with self._db.transaction():
+                self._db.execute("UPDATE fees SET status = 'waived', waived_reason = ? WHERE id = ?", (reason, fee_id))
+                self._step(fee_id, FeeStatus.WAIVED, at, reason)
         return self.fee(fee_id)
 
-    def waive_fees_of_change(self, change_id: int, reason: str) -> None:
+    def waive_fees_of_change(self, change_id: int, reason: str, at: datetime) -> None:
+        """Waive the owed fees of a change (excused, or a no-show taken back); paid ones stay paid."""
         with self._db.transaction():
-            self._db.execute(
-                "UPDATE fees SET status = 'waived', waived_reason = ? WHERE change_id = ? AND status = 'owed'",
-                (reason, change_id),
-            )
+            owed = [
+                row[0]
+                for row in self._db.execute("SELECT id FROM fees WHERE change_id = ? AND status = 'owed'", (change_id,))
+            ]
+            for fee_id in owed:
+                self._db.execute("UPDATE fees SET status = 'waived', waived_reason = ? WHERE id = ?", (reason, fee_id))
+                self._step(fee_id, FeeStatus.WAIVED, at, reason)
 
     # --- suggestions ---
 
@@ -117,8 +164,19 @@ class Ledger:
             )
 
 
-def _fee(row: tuple) -> FeeEntry:
-    id_, key, change_id, plugin, client, amount, currency, status, reason, waived_reason, created_at = row
+def _step(row: Iterable[object]) -> FeeStep:
+    status, at, note, paid_on = row
+    return FeeStep(
+        FeeStatus(str(status)),
+        moment(str(at)) if at is not None else None,
+        None if note is None else str(note),
+        date.fromisoformat(str(paid_on)) if paid_on is not None else None,
+    )
+
+
+def _fee(row: tuple, steps: Iterable[FeeStep] = ()) -> FeeEntry:
+    (id_, key, change_id, plugin, client, amount, currency, status, reason, waived_reason, created_at,
+     paid_on) = row  # fmt: skip
     return FeeEntry(
         id=id_,
         change_id=change_id,
@@ -131,4 +189,6 @@ def _fee(row: tuple) -> FeeEntry:
         waived_reason=waived_reason,
         created_at=datetime.fromisoformat(created_at),
         key=key,
+        paid_on=date.fromisoformat(paid_on) if paid_on else None,
+        steps=tuple(steps),
     )

@@ -217,6 +217,38 @@ MIGRATIONS: tuple[str, ...] = (
         by_user    TEXT NOT NULL
     );
     """,
+    # version 8: a fee can be `paid` (on a day), and every change of a fee's status is kept with its time.
+    # SQLite cannot change a CHECK constraint in place, so the table is rebuilt with every row kept.
+    """
+    CREATE TABLE fees_v8 (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        change_id        INTEGER NOT NULL REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        amount           TEXT NOT NULL,
+        currency         TEXT NOT NULL,
+        status           TEXT NOT NULL DEFAULT 'owed' CHECK (status IN ('owed', 'paid', 'waived')),
+        reason           TEXT NOT NULL,
+        waived_reason    TEXT,
+        created_at       TEXT NOT NULL,
+        paid_on          TEXT
+    );
+    INSERT INTO fees_v8 SELECT *, NULL FROM fees;
+    DROP TABLE fees;
+    ALTER TABLE fees_v8 RENAME TO fees;
+    CREATE TABLE fee_steps (
+        id       INTEGER PRIMARY KEY,
+        fee_id   INTEGER NOT NULL REFERENCES fees (id),
+        status   TEXT NOT NULL CHECK (status IN ('owed', 'paid', 'waived')),
+        at       TEXT,
+        note     TEXT,
+        paid_on  TEXT
+    );
+    CREATE INDEX fee_steps_by_fee ON fee_steps (fee_id, id);
+    INSERT INTO fee_steps (fee_id, status, at, note) SELECT id, 'waived', NULL, waived_reason FROM fees
+        WHERE status = 'waived';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
