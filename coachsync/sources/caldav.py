@@ -23,10 +23,10 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
@@ -52,6 +52,7 @@ from coachsync.sources.base import (
 __all__ = ["CaldavSource", "DEFAULT_FULL_LISTING_HOURS", "MULTIGET_BATCH", "PASSWORD_CREDENTIAL", "PASSWORD_ENV"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 PASSWORD_ENV = "COACHSYNC_CALDAV_PASSWORD"
 PASSWORD_CREDENTIAL = "caldav-password"
@@ -164,8 +165,10 @@ class CaldavSource:
         ca_file: Path | None = None,
         timeout: float = 30.0,
         full_listing_hours: float = DEFAULT_FULL_LISTING_HOURS,
+        password: str | None = None,
     ) -> None:
         self.name = name
+        self._password = password  # given by `coachsync init`, which asked the coach; never kept
         self.timeout = timeout
         self._full_listing_hours = full_listing_hours
         self._url = url.strip()
@@ -182,8 +185,16 @@ class CaldavSource:
 
     def fetch(self, state: Mapping[str, str]) -> Fetched:
         """Return the assembled calendar when a resource changed, `text=None` when none did."""
+        return self._answered(lambda: self._fetch(state))
+
+    def calendar_names(self) -> list[str]:
+        """The display names of the account's calendars, for `coachsync init` to offer; fetch's errors."""
+        return self._answered(lambda: [name for name, _ in self._account_calendars(self._login())])
+
+    def _answered(self, request: Callable[[], _T]) -> _T:
+        """Run requests to the server, turning each failure into one SourceError that says what to fix."""
         try:
-            return self._fetch(state)
+            return request()
         except SourceError:
             raise
         except caldav_error.AuthorizationError as exc:
@@ -273,8 +284,14 @@ class CaldavSource:
     def _connect(self) -> tuple[DAVClient, str]:
         if self._client is not None and self._collection is not None:
             return self._client, self._collection
+        client = self._login()
+        self._client = client
+        self._collection = self._discover(client)
+        return client, self._collection
+
+    def _login(self) -> DAVClient:
         try:
-            password = read_secret(
+            password = self._password or read_secret(
                 what="caldav.password_command",
                 command=self._password_command,
                 env_var=PASSWORD_ENV,
@@ -291,9 +308,7 @@ class CaldavSource:
             headers={"User-Agent": f"coachsync/{__version__}"},
             enable_rfc6764=False,  # the URL is given; no DNS-based guessing
         )
-        self._client = client
-        self._collection = self._discover(client)
-        return client, self._collection
+        return client
 
     def _forget_login(self) -> None:
         if self._client is not None:
@@ -315,13 +330,7 @@ class CaldavSource:
                 f'{self.origin}: caldav.url is the calendar "{own_name}" but caldav.calendar says '
                 f'"{self._calendar_name}" (calendars found: {_quoted(names)}); make them agree or drop caldav.calendar'
             )
-        calendars = client.principal().get_calendars()
-        if not calendars and client.auth is None and self._username is not None:
-            # Cyrus answers an anonymous PROPFIND on / with 207 and DAV:unauthenticated instead of a 401
-            # challenge, so the login was never sent: send it now and ask again.
-            client.build_auth_object(["basic"])
-            calendars = Principal(client=client).get_calendars()  # client.principal() keeps the anonymous one
-        found = [(_display_name(c), c) for c in calendars]
+        found = self._account_calendars(client)
         names = [name for name, _ in found]
         if not found and client.auth is None:
             raise SourceError(
@@ -347,6 +356,15 @@ class CaldavSource:
                 "set caldav.calendar to one of them"
             )
         return _without_userinfo(str(match[0].url))
+
+    def _account_calendars(self, client: DAVClient) -> list[tuple[str, Calendar]]:
+        calendars = client.principal().get_calendars()
+        if not calendars and client.auth is None and self._username is not None:
+            # Cyrus answers an anonymous PROPFIND on / with 207 and DAV:unauthenticated instead of a 401
+            # challenge, so the login was never sent: send it now and ask again.
+            client.build_auth_object(["basic"])
+            calendars = Principal(client=client).get_calendars()  # client.principal() keeps the anonymous one
+        return [(_display_name(c), c) for c in calendars]
 
     def _calendar_names(self, client: DAVClient) -> list[str]:
         try:
