@@ -770,7 +770,7 @@ def send(ctx: click.Context) -> None:
 
 
 # The columns of `fees --json` and `fees --csv`, in this order.
-FEE_FIELDS = ("id", "client", "change_id", "amount", "currency", "status", "reason", "waived_reason")
+FEE_FIELDS = ("id", "client", "change_id", "amount", "currency", "status", "reason", "waived_reason", "paid_on")
 
 
 def _amount(amount: Decimal) -> str:
@@ -787,7 +787,20 @@ def fee_json(fee: FeeEntry) -> dict[str, Any]:
         "status": fee.status,
         "reason": fee.reason,
         "waived_reason": fee.waived_reason,
+        "paid_on": fee.paid_on.isoformat() if fee.paid_on else None,
     }
+
+
+def fee_steps_json(fee: FeeEntry, zone: tzinfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "status": step.status.value,
+            "at": _iso(step.at, zone),
+            "note": step.note,
+            "on": step.on.isoformat() if step.on else None,
+        }
+        for step in fee.steps
+    ]
 
 
 def _spreadsheet_safe(value: object) -> object:
@@ -820,9 +833,10 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.option("--client", help="Only this client's fees.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header row, oldest first.")
+@click.option("--summary", is_flag=True, help="Totals owed, paid and waived per client and currency.")
 @click.pass_context
-def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool) -> None:
-    """The fee ledger: every fee the policies charged, owed or waived."""
+def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool, summary: bool) -> None:
+    """The fee ledger: every fee the policies charged, owed, paid or waived."""
     if ctx.invoked_subcommand is not None:
         return
     if as_json and as_csv:
@@ -831,9 +845,14 @@ def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool) ->
     client = _client_name(
         app, client, lambda: [f.client for f in app.fees()] + [r.change.client for r in app.history()]
     )
-    ledger = [fee_json(fee) for fee in app.fees(client=client)]
+    if summary:
+        _fee_summary(app.fees(client=client), as_json, as_csv)
+        return
+    entries = app.fees(client=client)
+    ledger = [fee_json(fee) for fee in entries]
     if as_json:
-        click.echo(json.dumps(ledger, indent=2))
+        steps = [{**row, "steps": fee_steps_json(fee, app.zone)} for row, fee in zip(ledger, entries, strict=True)]
+        click.echo(json.dumps(steps, indent=2))
         return
     if as_csv:
         out = io.StringIO()
@@ -851,12 +870,77 @@ def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool) ->
             f["client"] or "-",
             str(f["change_id"]),
             f"{f['amount']} {f['currency']}",
-            f["status"] if f["status"] == "owed" else f"waived: {_cell(f['waived_reason'] or '', 30)}",
+            _fee_status(f),
             _cell(f["reason"], 60),
         )
         for f in ledger
     ]
     click.echo(_table(("ID", "CLIENT", "CHANGE", "AMOUNT", "STATUS", "REASON"), rows))
+
+
+def _fee_status(fee: dict[str, Any]) -> str:
+    if fee["status"] == "waived":
+        return f"waived: {_cell(fee['waived_reason'] or '', 30)}"
+    if fee["status"] == "paid":
+        return f"paid {fee['paid_on']}"
+    return str(fee["status"])
+
+
+def _fee_summary(entries: Sequence[FeeEntry], as_json: bool, as_csv: bool) -> None:
+    """Per client and currency: how much is owed, paid and waived."""
+    totals: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for fee in entries:
+        row = totals.setdefault(
+            (fee.client or "-", fee.currency), dict.fromkeys(("owed", "paid", "waived"), Decimal("0.00"))
+        )
+        row[fee.status.value] += fee.amount
+    rows = [
+        {"client": client, "currency": currency, **{status: _amount(amount) for status, amount in sums.items()}}
+        for (client, currency), sums in sorted(totals.items())
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if as_csv:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["client", "currency", "owed", "paid", "waived"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({key: _spreadsheet_safe(value) for key, value in row.items()} for row in rows)
+        click.echo(out.getvalue(), nl=False)
+        return
+    if not rows:
+        click.echo("No fees recorded.")
+        return
+    lines = [(r["client"], r["currency"], r["owed"], r["paid"], r["waived"]) for r in rows]
+    click.echo(_table(("CLIENT", "CURRENCY", "OWED", "PAID", "WAIVED"), lines))
+
+
+@fees.command()
+@click.argument("fee_id", type=int)
+@click.option("--on", "on", help="The day it was paid (YYYY-MM-DD; default: today).")
+@click.option("--note", help="How it was paid, an invoice number… (kept with the fee).")
+@click.pass_context
+def paid(ctx: click.Context, fee_id: int, on: str | None, note: str | None) -> None:
+    """Record that a fee was paid."""
+    from .app import utc_now
+
+    app = _app(ctx)
+    day = _parse_day(on, "--on") if on else utc_now().astimezone(app.zone).date()
+    fee = app.mark_fee_paid(fee_id, day, one_line(note) if note else None)
+    click.echo(
+        f"fee {fee.id} ({_amount(fee.amount)} {fee.currency}, {fee.client or 'no client'}) paid on {fee.paid_on}"
+    )
+
+
+@fees.command()
+@click.argument("fee_id", type=int)
+@click.option("--note", help="Why (kept with the fee).")
+@click.pass_context
+def unpaid(ctx: click.Context, fee_id: int, note: str | None) -> None:
+    """Undo `fees paid`: the fee is owed again."""
+    app = _app(ctx)
+    fee = app.mark_fee_unpaid(fee_id, one_line(note) if note else None)
+    click.echo(f"fee {fee.id} ({_amount(fee.amount)} {fee.currency}, {fee.client or 'no client'}) is owed again")
 
 
 @fees.command()
