@@ -68,7 +68,9 @@ def run_init(request: InitRequest, now: datetime) -> InitResult:
     zone_name = _timezone(request, ask)
     notice = request.notice_hours
     if notice is None:
-        notice = click.prompt("Notice period in hours", default=DEFAULT_NOTICE_HOURS, type=float) if ask else None
+        notice = (
+            click.prompt("Notice period in hours", default=f"{DEFAULT_NOTICE_HOURS:g}", type=float) if ask else None
+        )
     if notice is not None and notice < 0:
         raise InitError(f"--notice-hours must be at least 0, got {notice:g}")
     answers = Answers(
@@ -129,6 +131,7 @@ def _source(request: InitRequest, ask: bool) -> Answers:
             "Where is your calendar? file (an .ics export), url (a published address) or caldav",
             type=click.Choice(["file", "url", "caldav"]),
             default="file",
+            show_choices=False,
         )
         if kind == "file":
             ics_file = click.prompt("Path of the .ics file", type=click.Path(path_type=Path, dir_okay=False))
@@ -288,9 +291,11 @@ def _review(proposal: Proposal, ask: bool) -> list[ProposedClient]:
         if not ask:
             kept.append(client)
             continue
-        choice = click.prompt("  keep, rename or drop?", type=click.Choice(["keep", "rename", "drop"]), default="keep")
+        choice = click.prompt(
+            "  keep, rename or drop", type=click.Choice(["keep", "rename", "drop"]), default="keep", show_choices=False
+        )
         if choice == "rename":
-            name = str(click.prompt("  name", default=client.name)).strip() or client.name
+            name = str(click.prompt("  new name", default=client.name)).strip() or client.name
             kept.append(ProposedClient(name, client.emails, client.aliases, client.sessions))
         elif choice == "keep":
             kept.append(client)
