@@ -488,6 +488,11 @@ def load_config(path: Path | str) -> Config:
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        # The first run: say how to get a config, not only where one was looked for.
+        hint = "write one with `coachsync init` (or copy config/example.yaml)"
+        hint += f", or pass --config FILE or set ${ENV_CONFIG}"
+        raise ConfigError(file, None, "config", f"no config file at {path}; {hint}") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         hint = f"pass --config FILE or set ${ENV_CONFIG}"

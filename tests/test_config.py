@@ -155,7 +155,8 @@ def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
 
     assert error(path) == (
-        f"{path}: config: cannot read {path}: No such file or directory; pass --config FILE or set $COACHSYNC_CONFIG"
+        f"{path}: config: no config file at {path}; write one with `coachsync init` (or copy config/example.yaml),"
+        " or pass --config FILE or set $COACHSYNC_CONFIG"
     )
 
 
