@@ -15,6 +15,7 @@ from coachsync.config import load_config
 from coachsync.sources.caldav import PASSWORD_ENV
 
 from support.caldav_servers import CALENDAR_NAME, PASSWORD, USERNAME, CaldavServer, running
+from support.http_calendar import FakeCalendarServer, Route
 from support.ical import vcalendar, vevent
 from support.scenario import NOW
 
@@ -255,6 +256,27 @@ def test_init_says_what_to_give_when_it_cannot_ask(tmp_path: Path, state: dict[s
         "coachsync: --yes needs the calendar: give --ics-file FILE, --ics-url URL or --caldav-url URL\n"
     )
     assert not (tmp_path / "config.yaml").exists()
+
+
+def test_init_from_an_ics_url_writes_it_and_never_prints_its_secret(
+    tmp_path: Path, server: FakeCalendarServer, state: dict[str, str]
+) -> None:
+    server.routes["/private-4f9c/basic.ics"] = Route(body=vcalendar(*fixture_events()).encode())
+    url = server.url("/private-4f9c/basic.ics")
+    config = tmp_path / "config.yaml"
+    flags = ("--ics-url", url, "--timezone", "Europe/Berlin", "--notice-hours", "48", "--yes")
+
+    result = run("--config", str(config), "init", *flags, env=state)
+
+    assert result.exit_code == 0, result.output
+    assert config.read_text(encoding="utf-8") == expected_config(f'    ics_url: "{url}"\n').replace(
+        "docs/config.md; `coachsync check` tests the whole file.\n",
+        "docs/config.md; `coachsync check` tests the whole file.\n"
+        "# Keep this file private (chmod 600): the ics_url below is a secret.\n",
+    )
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert result.stdout.splitlines()[0] == f"Read http://127.0.0.1:{server.server_port}/…: 15 upcoming sessions."
+    assert "private-4f9c" not in result.output
 
 
 # --- CalDAV, on a real Radicale server ---------------------------------------------------------
