@@ -80,7 +80,7 @@ def run_init(request: InitRequest, now: datetime) -> InitResult:
         timezone=zone_name,
         notice_hours=DEFAULT_NOTICE_HOURS if notice is None else notice,
     )
-    password = _password(request, ask) if answers.caldav is not None else None
+    password = _password(answers.caldav, ask) if answers.caldav is not None else None
     caldav = _pick_calendar(answers.caldav, password, ask) if answers.caldav is not None else None
     text = _read(answers, caldav, password)
     zone = ZoneInfo(zone_name) if zone_name else datetime.now().astimezone().tzinfo
@@ -172,11 +172,12 @@ def _timezone(request: InitRequest, ask: bool) -> str | None:
         click.echo(f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin")
 
 
-def _password(request: InitRequest, ask: bool) -> str | None:
+def _password(dav: CaldavAnswers, ask: bool) -> str | None:
+    """The password typed for this run; None when there is no login, or the source reads it as always."""
     from coachsync.sources.caldav import PASSWORD_ENV
 
-    if request.caldav_password_command or os.environ.get(PASSWORD_ENV) or request.caldav_username is None and not ask:
-        return None  # the source reads it as it always does
+    if dav.username is None or dav.password_command or os.environ.get(PASSWORD_ENV):
+        return None
     if not ask:
         raise InitError(
             f"--yes cannot ask for the CalDAV password: set ${PASSWORD_ENV} or pass --caldav-password-command"

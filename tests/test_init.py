@@ -431,3 +431,39 @@ def test_add_client_to_a_config_with_no_clients_yet(tmp_path: Path, calendar_fil
         f"calendars:\n  - name: c\n    ics_file: {calendar_file}\nclients:  # none yet\n"
         "  - name: Alice\n    aliases: [Ali]\n"
     )
+
+
+def test_init_from_caldav_uses_and_writes_the_password_command(
+    tmp_path: Path, radicale: CaldavServer, state: dict[str, str]
+) -> None:
+    secret = tmp_path / "caldav-password"
+    secret.write_text(PASSWORD + "\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    flags = ["--caldav-url", radicale.url("/"), "--caldav-username", USERNAME, "--caldav-calendar", "coaching"]
+    flags += ["--caldav-password-command", f"cat {secret}", "--timezone", "Europe/Berlin", "--yes"]
+
+    result = run("--config", str(config), "init", *flags, env=state)
+
+    assert result.exit_code == 0, result.output
+    written = config.read_text(encoding="utf-8")
+    assert (
+        f'    caldav:\n      url: "{radicale.url("/")}"\n      username: coach\n      calendar: Coaching\n'
+        f"      password_command: cat {secret}\n\n"
+    ) in written
+    assert PASSWORD not in written
+    assert "calendar coaching: ok, 8 events" in result.stdout.splitlines()
+
+
+def test_init_with_yes_cannot_ask_for_a_caldav_password(
+    tmp_path: Path, radicale: CaldavServer, state: dict[str, str]
+) -> None:
+    flags = ["--caldav-url", radicale.url("/"), "--caldav-username", USERNAME, "--yes"]
+
+    result = run("--config", str(tmp_path / "config.yaml"), "init", *flags, env=state)
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "coachsync: --yes cannot ask for the CalDAV password: set $COACHSYNC_CALDAV_PASSWORD"
+        " or pass --caldav-password-command\n"
+    )
+    assert not (tmp_path / "config.yaml").exists()
