@@ -1113,18 +1113,18 @@ def install_service(ctx: click.Context, user: bool, output: Path | None) -> None
 
 @main.command()
 @click.option("--ics-file", type=click.Path(path_type=Path, dir_okay=False), help="Your calendar as a local .ics file.")
-@click.option("--ics-url", help="Your calendar's published https:// or webcal:// address.")
-@click.option("--caldav-url", help="Your CalDAV server, account or calendar address.")
-@click.option("--caldav-username", help="The CalDAV login name.")
-@click.option("--caldav-calendar", help="The CalDAV calendar's display name.")
-@click.option("--caldav-password-command", help="A command that prints the CalDAV password (written to the config).")
-@click.option("--timezone", help="Your IANA time zone, e.g. Europe/Berlin.")
-@click.option("--notice-hours", type=float, help="The notice period of your agreement, in hours (default 24).")
+@click.option("--ics-url", metavar="URL", help="Your calendar's published https:// or webcal:// address.")
+@click.option("--caldav-url", metavar="URL", help="Your CalDAV server, account or calendar address.")
+@click.option("--caldav-username", metavar="NAME", help="The CalDAV login name.")
+@click.option("--caldav-calendar", metavar="NAME", help="The CalDAV calendar's display name.")
+@click.option("--caldav-password-command", metavar="COMMAND", help="Prints the CalDAV password; written to the config.")
+@click.option("--timezone", metavar="ZONE", help="Your IANA time zone, e.g. Europe/Berlin.")
+@click.option("--notice-hours", type=float, metavar="HOURS", help="Your notice period (default 24).")
 @click.option("--yes", is_flag=True, help="Ask nothing: take every default and every proposed client.")
 @click.option("--force", is_flag=True, help="Replace an existing config, keeping it as FILE.bak.")
 @click.option("--add-client", "add_client", metavar="NAME", help="Add this client to an existing config instead.")
-@click.option("--email", "emails", multiple=True, help="With --add-client: an email of the client (repeatable).")
-@click.option("--alias", "aliases", multiple=True, help="With --add-client: a word naming them in titles (repeatable).")
+@click.option("--email", "emails", multiple=True, metavar="ADDRESS", help="With --add-client: an email (repeatable).")
+@click.option("--alias", "aliases", multiple=True, metavar="WORD", help="With --add-client: a title word (repeatable).")
 @click.pass_context
 def init(
     ctx: click.Context, add_client: str | None, emails: tuple[str, ...], aliases: tuple[str, ...], **answers: Any
