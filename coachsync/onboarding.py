@@ -23,7 +23,8 @@ _SESSION_WORDS = frozenset(
     """
     career catch-up call check check-in checkin coaching consultation discovery follow-up followup intro
     kick-off kickoff leadership meeting mentoring monthly online session sessions strategy sync weekly
-    fortnightly biweekly review zoom teams video the and with for of a an
+    fortnightly biweekly review zoom teams video team lunch standup planning admin focus block time break
+    supervision the and with for of a an
     """.split()
 )
 _WORD = re.compile(r"[^\W\d_][\w'’.-]*", re.UNICODE)

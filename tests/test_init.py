@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from click.testing import CliRunner, Result
 
 from coachsync.cli import main
 from coachsync.config import load_config
+from coachsync.model import Occurrence
+from coachsync.onboarding import Proposal, ProposedClient, propose_clients
 from coachsync.sources.caldav import PASSWORD_ENV
 
 from support.caldav_servers import CALENDAR_NAME, PASSWORD, USERNAME, CaldavServer, running
@@ -467,3 +470,42 @@ def test_init_with_yes_cannot_ask_for_a_caldav_password(
         " or pass --caldav-password-command\n"
     )
     assert not (tmp_path / "config.yaml").exists()
+
+
+# --- the proposal itself (pure) -----------------------------------------------------------------
+
+
+def upcoming(uid: str, summary: str, *, attendees: tuple[str, ...] = (), recurring: bool = False) -> Occurrence:
+    start = NOW + timedelta(days=1)
+    return Occurrence(
+        "coaching", uid, "x" if recurring else "", start, start, summary, recurring=recurring, attendees=attendees
+    )
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        ("Coaching – Alice", ProposedClient("Alice", aliases=("Alice",), sessions=1)),
+        ("Bob – leadership coaching", ProposedClient("Bob", aliases=("Bob",), sessions=1)),
+        ("Weekly check-in Dana Okafor", ProposedClient("Dana Okafor", aliases=("Dana",), sessions=1)),
+        ("Career session with Carmen", ProposedClient("Carmen", aliases=("Carmen",), sessions=1)),
+    ],
+)
+def test_a_series_without_attendees_proposes_the_name_in_its_title(summary: str, expected: ProposedClient) -> None:
+    proposal = propose_clients([upcoming("s", summary, recurring=True)], NOW, {})
+
+    assert proposal == Proposal((expected,), personal=0, unnamed_series=0)
+
+
+def test_a_series_naming_nobody_and_a_lone_event_are_left_out() -> None:
+    found = [upcoming("a", "Team sync", recurring=True), upcoming("b", "Dentist"), upcoming("c", "Lunch")]
+
+    assert propose_clients(found, NOW, {}) == Proposal((), personal=2, unnamed_series=1)
+
+
+def test_an_attendee_without_a_name_is_named_from_the_address_and_the_coach_is_no_client() -> None:
+    found = [upcoming("a", "Session", attendees=("carmen.diaz@example.org", "coach@example.com"))]
+
+    proposal = propose_clients(found, NOW, {}, not_clients=["Coach@Example.com"])
+
+    assert proposal.clients == (ProposedClient("Carmen Diaz", ("carmen.diaz@example.org",), (), 1),)
