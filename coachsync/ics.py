@@ -223,6 +223,16 @@ def split_calendar(text: str) -> SplitCalendar:
     )
 
 
+def event_uids(events: str) -> tuple[tuple[str, ...], bool]:
+    """The UIDs of the VEVENT blocks in `events` (one CalDAV resource), each once, and whether a block has none.
+
+    They are the keys `split_calendar` gives those blocks in a calendar where events have UIDs.
+    """
+    split = split_calendar(f"BEGIN:VCALENDAR\r\n{events}END:VCALENDAR\r\n")
+    keyless = split.content_keyed | split.unkeyable
+    return tuple(uid for uid in split.groups if uid not in keyless), bool(keyless)
+
+
 def _content_key(block: str) -> str:
     """A key for an event without a UID: its start, title and organizer, wherever it stands in the file."""
     flat = _FOLD.sub("", _NESTED.sub("", block))

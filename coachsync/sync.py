@@ -17,14 +17,15 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from .errors import MassChangeError
-from .ics import MatchClient, Window, content_digest, parse_groups, split_calendar
+from .ics import MatchClient, SplitCalendar, Window, content_digest, event_uids, parse_groups, split_calendar
 from .model import CalendarState, Change, EngagementEvent, Record
 from .plan import Known, PassPlan, plan_pass, select_groups
 from .policies import PolicyResults, PolicyRunner, PolicyViews
 from .store import Store
+from .store.resources import ResourceRow
 
 if TYPE_CHECKING:
-    from .sources.base import Source
+    from .sources.base import Delta, Source
 
 log = logging.getLogger(__name__)
 policy_log = logging.getLogger("coachsync.policies")  # the policies' own lines, under one logger name
@@ -81,16 +82,101 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
     """
     name = source.name
     state = store.snapshots.state(name)
-    fetched = source.fetch(state.sync_state if state else {})
+    sync_state = state.sync_state if state else {}
+    if getattr(source, "reports_deltas", False):
+        fetched = source.fetch(sync_state, store.resources.held(name))  # type: ignore[call-arg]
+    else:
+        fetched = source.fetch(sync_state)
+    if fetched.delta is not None:
+        return _delta_pass(store, name, state, fetched.delta, fetched.state, now, settings)
+    return _text_pass(store, name, state, fetched.text, fetched.state, now, settings)
+
+
+def _delta_pass(
+    store: Store,
+    name: str,
+    state: CalendarState | None,
+    delta: Delta,
+    sync_state: Mapping[str, str],
+    now: datetime,
+    settings: PassSettings,
+) -> PassReport:
+    """A pass over the resources that changed: only the UID groups they touch are split, parsed and compared.
+
+    The resource rows are written in the pass's transaction, so a pass that fails or is refused
+    (a mass change) leaves them, the token and the snapshot as they were.
+    """
+    rows = []
+    for href, resource in delta.changed.items():
+        uids, keyless = event_uids(resource.events)
+        rows.append(ResourceRow(href, resource.etag, resource.events, resource.zones, uids, keyless))
+    with store.transaction():
+        applied = store.resources.apply(name, rows, delta.gone, delta.zones)
+        if state is not None and not applied.content_changed:
+            _keep_sync_state(store, name, state, sync_state)  # new ETags or token, the same calendar
+            return PassReport(name, Outcome.UNCHANGED)
+        zone = str(settings.zone)
+        whole = (
+            state is None
+            or state.zone != zone
+            or applied.header_changed
+            or applied.held_before == 0  # nothing to compare a resource against: the groups stored are the truth
+            or store.resources.has_keyless(name)
+        )
+        if whole:
+            text = store.resources.calendar_text(name)
+            return _text_pass(store, name, state, text, sync_state, now, settings)
+        split = split_calendar(store.resources.groups_text(name, applied.touched))
+        known = Known(state, store.snapshots.group_digests(name, applied.touched))
+        return _planned_pass(
+            store,
+            name,
+            state,
+            split,
+            known,
+            "",  # no digest of the whole text: the next whole read compares fingerprints
+            sync_state,
+            now,
+            settings,
+            events=store.resources.group_count(name),
+        )
+
+
+def _text_pass(
+    store: Store,
+    name: str,
+    state: CalendarState | None,
+    text: str | None,
+    sync_state: Mapping[str, str],
+    now: datetime,
+    settings: PassSettings,
+) -> PassReport:
+    """A pass over the whole calendar text: split it, and parse the groups whose fingerprint changed."""
     zone = str(settings.zone)
-    text = fetched.text
     digest = content_digest(text) if text is not None else ""
     if text is None or (state is not None and (state.content_digest, state.zone) == (digest, zone)):
-        _keep_sync_state(store, name, state, fetched.state)
+        _keep_sync_state(store, name, state, sync_state)
         return PassReport(name, Outcome.UNCHANGED)
-
     split = split_calendar(text)
     known = Known(state, store.snapshots.group_digests(name))
+    return _planned_pass(store, name, state, split, known, digest, sync_state, now, settings, events=len(split.groups))
+
+
+def _planned_pass(
+    store: Store,
+    name: str,
+    state: CalendarState | None,
+    split: SplitCalendar,
+    known: Known,
+    digest: str,
+    sync_state: Mapping[str, str],
+    now: datetime,
+    settings: PassSettings,
+    *,
+    events: int,
+) -> PassReport:
+    """Select, parse and plan the groups of `split` against what `known` holds of them, then write it all."""
+    zone = str(settings.zone)
     selection = select_groups(known, split, zone)
     if state is not None and selection.zone_changed:
         log.info("time zone changed from %s to %s: taking a new baseline", state.zone, zone, extra={"calendar": name})
@@ -124,7 +210,7 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
             content_digest=digest,
             header_digest=split.header_digest,
             zone=zone,
-            sync_state=fetched.state,
+            sync_state=sync_state,
             passed_at=now,
             groups=plan.groups,
             removed_groups=plan.removed,
@@ -134,7 +220,7 @@ def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings
         recorded = run_policies(store, records, settings, now)
     _log_changes(name, plan.changes, records)
     _log_actions(recorded)
-    return _report(name, plan, len(split.groups), len(selection.to_parse), len(parsed.failed), records)
+    return _report(name, plan, events, len(selection.to_parse), len(parsed.failed), records)
 
 
 def run_policies(store: Store, records: Sequence[Record], settings: PassSettings, now: datetime) -> tuple[Acted, ...]:
@@ -226,7 +312,7 @@ def _views(store: Store, settings: PassSettings, now: datetime) -> PolicyViews:
 
 
 def _keep_sync_state(store: Store, name: str, state: CalendarState | None, sync_state: Mapping[str, str]) -> None:
-    """Nothing to record, but a new sync state (a CalDAV token and its resource cache) must be kept,
+    """Nothing to record, but a new sync state (a CalDAV token, new ETags) must be kept,
     or every later poll would download the same changes again."""
     if state is not None and dict(state.sync_state) != dict(sync_state):
         store.snapshots.save_sync_state(name, sync_state)

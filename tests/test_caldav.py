@@ -30,7 +30,8 @@ from coachsync.app import App
 from coachsync.errors import SourceError
 from coachsync.model import ChangeKind, Record
 from coachsync.sources.caldav import PASSWORD_ENV
-from coachsync.store import Store
+from coachsync.store import SCHEMA_VERSION, Store
+from coachsync.store.schema import MIGRATIONS
 from coachsync.sync import Outcome, PassReport
 
 from support import cyrus, davical
@@ -1012,3 +1013,113 @@ def test_the_password_never_reaches_the_database_or_the_logs(
     assert [p.name for p in files if secret in p.read_bytes()] == []
     assert len(caplog.records) > 0
     assert [r.getMessage() for r in caplog.records if PASSWORD in r.getMessage()] == []
+
+
+# --- the resources in their own rows --------------------------------------------------------------
+
+
+def _dump(database: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to compare a database's whole state before and after."""
+    with sqlite3.connect(database) as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {table: sorted(db.execute(f'SELECT * FROM "{table}"'), key=repr) for table in tables}
+
+
+def test_a_crash_between_two_resource_rows_leaves_the_old_state_whole(counted_twin: Twin) -> None:
+    counted_twin.put("alice", alice())
+    counted_twin.put("bob", bob())
+    counted_twin.sync()
+    counted_twin.put("alice", alice(start=DEC_10 + 2 * HOUR))
+    counted_twin.delete("bob")
+    database = counted_twin.dav.config.database
+    before = _dump(database)
+    with sqlite3.connect(database) as db:  # the process dies as the second row of the pass is written
+        db.execute(
+            "CREATE TRIGGER crash BEFORE DELETE ON caldav_resources WHEN OLD.href LIKE '%/bob.ics'"
+            " BEGIN SELECT RAISE(ABORT, 'crash'); END"
+        )
+
+    with pytest.raises(sqlite3.IntegrityError, match="crash"):
+        counted_twin.dav.sync_calendar("coaching", NOW + HOUR)
+
+    with sqlite3.connect(database) as db:
+        db.execute("DROP TRIGGER crash")
+    assert _dump(database) == before
+    counted_twin.sync(NOW + 2 * HOUR)
+    assert [(r.change.kind, r.change.uid) for r in counted_twin.history()] == [
+        (ChangeKind.MOVED, "alice-1"),
+        (ChangeKind.CANCELLED, "bob-1"),
+    ]
+
+
+def test_a_length_changing_edit_rewrites_one_resource_row(counted_twin: Twin) -> None:
+    for n in range(5):
+        counted_twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
+    counted_twin.sync()
+    database = counted_twin.dav.config.database
+    with sqlite3.connect(database) as db:
+        before = dict(db.execute("SELECT href, events FROM caldav_resources"))
+    retitled = session("session-2", DEC_10 + 6 * HOUR, summary="Coaching with a longer title")
+    counted_twin.put("s2", retitled)
+
+    counted_twin.sync(NOW + HOUR)
+
+    with sqlite3.connect(database) as db:
+        after = dict(db.execute("SELECT href, events FROM caldav_resources"))
+        (state,) = db.execute("SELECT sync_state FROM calendars").fetchone()
+    assert [href for href in after if after[href] != before[href]] == [counted_twin.server.collection + "s2.ics"]
+    assert "with a longer title" in after[counted_twin.server.collection + "s2.ics"]
+    assert sorted(json.loads(state)) == ["collection", "format", "listed_at", "listing", "sync_token"]
+    assert counted_twin.history() == []  # a new title is no reschedule
+
+
+# The schema version of the release before the resource rows.
+_BEFORE_RESOURCE_ROWS = next(n for n, sql in enumerate(MIGRATIONS) if "CREATE TABLE caldav_resources" in sql)
+
+
+def _as_before_resource_rows(database: Path) -> None:
+    """Turn a database into what the release before the resource rows wrote: a JSON cache in the sync state."""
+    with sqlite3.connect(database) as db:
+        resources = {
+            href: [etag, events, zones.split()]
+            for href, etag, events, zones in db.execute("SELECT href, etag, events, zones FROM caldav_resources")
+        }
+        zones = {
+            digest: [tzid, body] for digest, tzid, body in db.execute("SELECT digest, tzid, body FROM caldav_zones")
+        }
+        (raw,) = db.execute("SELECT sync_state FROM calendars WHERE name = 'coaching'").fetchone()
+        state = {**json.loads(raw), "format": "1"}
+        state["cache"] = json.dumps({"resources": resources, "zones": zones}, separators=(",", ":"))
+        db.execute("UPDATE calendars SET sync_state = ? WHERE name = 'coaching'", (json.dumps(state),))
+        for table in ("caldav_resources", "caldav_resource_uids", "caldav_resource_zones", "caldav_zones"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("DROP TABLE caldav_header")
+        db.execute("DROP INDEX occurrences_tombstones")
+        db.execute("DROP INDEX occurrences_upcoming")
+        db.execute(f"PRAGMA user_version = {_BEFORE_RESOURCE_ROWS}")
+
+
+def test_a_database_of_the_previous_release_lists_once_and_records_nothing(
+    counted_twin: Twin, caldav_app: CaldavApp, tmp_path: Path
+) -> None:
+    counted_twin.put("carmen", weekly())
+    counted_twin.put("alice", alice())
+    counted_twin.put("bob", bob())
+    counted_twin.sync()
+    counted_twin.dav.store.close()
+    _as_before_resource_rows(counted_twin.dav.config.database)
+    counted_twin.dav = caldav_app(tmp_path / "dav", counted_twin.server)  # the new release, on the old database
+
+    report = counted_twin.sync(NOW + HOUR)
+
+    assert counted_twin.dav.store.schema_version == SCHEMA_VERSION
+    assert (report.outcome, counted_twin.history()) == (Outcome.UNCHANGED, [])
+    [multiget] = multigets(counted_twin.server)  # the cache is rebuilt with one whole listing
+    assert multiget.body.count(b"<D:href>") == 3
+    with sqlite3.connect(counted_twin.dav.config.database) as db:
+        (raw,) = db.execute("SELECT sync_state FROM calendars WHERE name = 'coaching'").fetchone()
+        assert db.execute("SELECT count(*) FROM caldav_resources").fetchone() == (3,)
+    assert "cache" not in json.loads(raw)
+    counted_twin.put("bob", bob(start=DEC_11 + 2 * HOUR))
+    counted_twin.sync(NOW + 2 * HOUR)
+    assert [(r.change.kind, r.change.uid) for r in counted_twin.history()] == [(ChangeKind.MOVED, "bob-1")]

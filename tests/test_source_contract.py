@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,8 +22,11 @@ import pytest
 import requests
 
 from coachsync.errors import SourceError
-from coachsync.sources import IcsFileSource, IcsUrlSource, Source
+from coachsync.ics import event_uids
+from coachsync.sources import Fetched, IcsFileSource, IcsUrlSource, Source
 from coachsync.sources.caldav import PASSWORD_ENV, CaldavSource
+from coachsync.store import Store
+from coachsync.store.resources import ResourceRow
 
 from support.caldav_servers import PASSWORD, CaldavServer, running
 from support.http_calendar import FakeCalendarServer, Route
@@ -57,6 +60,10 @@ class Calendar:
         """Make the calendar hold exactly these events."""
         raise NotImplementedError
 
+    def fetch(self, source: Source, state: Mapping[str, str]) -> Fetched:
+        """One fetch as a pass makes it; a source of deltas is given what the store holds."""
+        return source.fetch(state)
+
     def expected(self, *events: str) -> str:
         """The text the source returns for a calendar of these events."""
         return vcalendar(*events)
@@ -88,7 +95,7 @@ class SourceContract:
     def test_a_complete_calendar_is_returned_whole_with_its_text(self, calendar: Calendar) -> None:
         calendar.publish(ALICE, BOB)
 
-        fetched = calendar.source().fetch({})
+        fetched = calendar.fetch(calendar.source(), {})
 
         assert calendar.normalise(fetched.text) == calendar.normalise(calendar.expected(ALICE, BOB))
         assert set(fetched.state) == calendar.state_keys
@@ -96,9 +103,9 @@ class SourceContract:
     def test_an_unchanged_calendar_is_no_change_on_the_next_fetch(self, calendar: Calendar) -> None:
         calendar.publish(ALICE, BOB)
         source = calendar.source()
-        first = source.fetch({})
+        first = calendar.fetch(source, {})
 
-        second = source.fetch(first.state)
+        second = calendar.fetch(source, first.state)
 
         if self.tells_unchanged:
             assert (second.text, second.state) == (None, first.state)
@@ -108,11 +115,11 @@ class SourceContract:
     def test_a_moved_session_returns_the_whole_new_calendar(self, calendar: Calendar) -> None:
         calendar.publish(ALICE, BOB)
         source = calendar.source()
-        first = source.fetch({})
+        first = calendar.fetch(source, {})
         calendar.publish(ALICE_MOVED, BOB)
 
-        second = source.fetch(first.state)
-        third = source.fetch(second.state)
+        second = calendar.fetch(source, first.state)
+        third = calendar.fetch(source, second.state)
 
         assert calendar.normalise(second.text) == calendar.normalise(calendar.expected(ALICE_MOVED, BOB))
         assert set(second.state) == calendar.state_keys
@@ -121,10 +128,10 @@ class SourceContract:
     def test_a_deleted_session_is_gone_from_the_new_calendar(self, calendar: Calendar) -> None:
         calendar.publish(ALICE, BOB)
         source = calendar.source()
-        first = source.fetch({})
+        first = calendar.fetch(source, {})
         calendar.publish(ALICE)
 
-        second = source.fetch(first.state)
+        second = calendar.fetch(source, first.state)
 
         assert calendar.normalise(second.text) == calendar.normalise(calendar.expected(ALICE))
 
@@ -135,12 +142,12 @@ class SourceContract:
     ) -> None:
         calendar.publish(ALICE, BOB)
         source = calendar.source()
-        state = dict(source.fetch({}).state) if read_before else {}
+        state = dict(calendar.fetch(source, {}).state) if read_before else {}
         given = dict(state)
         message = calendar.damage(kind)
 
         with pytest.raises(SourceError) as raised:
-            source.fetch(state)
+            calendar.fetch(source, state)
 
         assert str(raised.value) == message
         assert state == given  # the state handed in is left as it was, so the pass can simply be retried
@@ -148,33 +155,33 @@ class SourceContract:
     def test_the_next_fetch_after_a_failure_reads_the_calendar_again(self, calendar: Calendar) -> None:
         calendar.publish(ALICE, BOB)
         source = calendar.source()
-        first = source.fetch({})
+        first = calendar.fetch(source, {})
         calendar.damage("truncated")
         with pytest.raises(SourceError):
-            source.fetch(first.state)
+            calendar.fetch(source, first.state)
         calendar.publish(ALICE_MOVED, BOB)
 
-        repaired = source.fetch(first.state)
+        repaired = calendar.fetch(source, first.state)
 
         assert calendar.normalise(repaired.text) == calendar.normalise(calendar.expected(ALICE_MOVED, BOB))
 
     def test_an_unreachable_calendar_is_an_error(self, calendar: Calendar) -> None:
         calendar.publish(ALICE, BOB)
         source = calendar.source()
-        first = source.fetch({})
+        first = calendar.fetch(source, {})
         message = calendar.make_unreachable()
 
         with pytest.raises(SourceError) as raised:
-            source.fetch(first.state)
+            calendar.fetch(source, first.state)
 
         assert str(raised.value) == message
 
     def test_the_sync_state_round_trips_through_json_and_a_restart(self, calendar: Calendar) -> None:
         calendar.publish(ALICE, BOB)
-        first = calendar.source().fetch({})
+        first = calendar.fetch(calendar.source(), {})
         stored = json.loads(json.dumps(dict(first.state)))  # as the store keeps it
 
-        after_restart = calendar.source().fetch(stored)
+        after_restart = calendar.fetch(calendar.source(), stored)
 
         assert stored == dict(first.state)
         assert all(isinstance(key, str) and isinstance(value, str) for key, value in stored.items())
@@ -287,10 +294,11 @@ _HREF = re.compile(rb"<D:href>([^<]+)</D:href>")
 class CaldavCalendar(Calendar):
     """One resource per event, named for its UID; damage comes from the server's answers (a proxy in between)."""
 
-    state_keys = frozenset({"format", "collection", "listing", "sync_token", "cache", "listed_at"})
+    state_keys = frozenset({"format", "collection", "listing", "sync_token", "listed_at"})
 
-    def __init__(self, server: CaldavServer) -> None:
+    def __init__(self, server: CaldavServer, store: Store) -> None:
         self.server = server
+        self.store = store  # the resources a pass would hold, in a real database
         self.origin = f'calendar "coaching" (http://127.0.0.1:{server.port}/…)'
         self.names: set[str] = set()
 
@@ -298,6 +306,19 @@ class CaldavCalendar(Calendar):
         return CaldavSource(
             "coaching", self.server.url(self.server.collection), username=self.server.username, timeout=5
         )
+
+    def fetch(self, source: Source, state: Mapping[str, str]) -> Fetched:
+        """The delta, applied to the held resources as a pass does; the text is then the whole held calendar."""
+        fetched = source.fetch(state, self.store.resources.held("coaching"))  # type: ignore[call-arg]
+        delta = fetched.delta
+        if delta is None:
+            return fetched
+        rows = [
+            ResourceRow(href, r.etag, r.events, r.zones, *event_uids(r.events)) for href, r in delta.changed.items()
+        ]
+        applied = self.store.resources.apply("coaching", rows, delta.gone, delta.zones)
+        text = self.store.resources.calendar_text("coaching") if applied.content_changed else None
+        return Fetched(text, fetched.state)
 
     def publish(self, *events: str) -> None:
         self.server.middleware.fault = None  # whatever was in between is gone
@@ -387,5 +408,19 @@ class TestCaldavSource(SourceContract):
     ) -> Iterator[CaldavCalendar]:
         monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
         monkeypatch.setenv(PASSWORD_ENV, PASSWORD)  # only Radicale asks for it
-        with running(request.param, tmp_path / "server") as server:
-            yield CaldavCalendar(server)
+        with running(request.param, tmp_path / "server") as server, Store(tmp_path / "state.sqlite") as store:
+            yield CaldavCalendar(server, store)
+
+    def test_a_read_holding_nothing_returns_the_whole_calendar_whatever_the_state(
+        self, calendar: CaldavCalendar
+    ) -> None:
+        calendar.publish(ALICE, BOB)
+        first = calendar.fetch(calendar.source(), {})
+        calendar.publish(ALICE_MOVED, BOB)
+
+        whole = calendar.source().fetch(first.state)  # `coachsync check` and `init`: no resources held
+
+        assert calendar.normalise(whole.text) == calendar.normalise(calendar.expected(ALICE_MOVED, BOB))
+        assert whole.delta is not None and sorted(whole.delta.changed) == sorted(
+            calendar.server.collection + f"{name}.ics" for name in ("alice-1", "bob-1")
+        )

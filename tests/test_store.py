@@ -9,6 +9,7 @@ import pytest
 
 from coachsync.errors import CoachsyncError
 from coachsync.store import SCHEMA_VERSION, Store
+from coachsync.store.database import JOURNAL_SIZE_LIMIT
 
 
 def test_new_database_is_migrated_to_the_current_schema_in_wal_mode(tmp_path: Path) -> None:
@@ -46,3 +47,19 @@ def test_unwritable_database_location_names_the_config_key(tmp_path: Path) -> No
 
     with pytest.raises(CoachsyncError, match=r"cannot open the database .*; check `database:` in the config"):
         Store(blocker / "coachsync.db")
+
+
+def test_the_wal_is_cut_back_to_its_limit_once_checkpointed(tmp_path: Path) -> None:
+    path = tmp_path / "coachsync.db"
+    wal = Path(f"{path}-wal")
+    with Store(path) as store:
+        db = store._db
+        with store.transaction():  # a first sync of a large calendar: one transaction of many MB
+            db.execute("CREATE TABLE filler (data BLOB)")
+            db.connection.executemany("INSERT INTO filler VALUES (?)", ((bytes(4000),) for _ in range(3000)))
+        grown = wal.stat().st_size
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with store.transaction():  # the next write starts the WAL over, and cuts the file back
+            db.execute("INSERT INTO filler VALUES (x'00')")
+
+        assert (grown > 3 * JOURNAL_SIZE_LIMIT, wal.stat().st_size <= JOURNAL_SIZE_LIMIT) == (True, True)

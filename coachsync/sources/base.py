@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Protocol
@@ -23,7 +23,10 @@ from coachsync.errors import SourceError
 
 __all__ = [
     "DEFAULT_MAX_CALENDAR_MB",
+    "Delta",
     "Fetched",
+    "HeldResources",
+    "Resource",
     "Source",
     "describe_request_error",
     "ensure_complete_calendar",
@@ -41,15 +44,57 @@ MB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
+class Resource:
+    """One calendar object resource of a collection: its ETag, its VEVENT blocks and the time zones it carries."""
+
+    etag: str
+    events: str
+    zones: tuple[str, ...]  # digests into Delta.zones, in the order the resource carries them
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """What changed in a collection since the resources the store holds: new or changed resources, and gone ones.
+
+    A changed ETag may come with the very same content (a server rewrite); the store tells. After a
+    whole listing (`complete`), `gone` names every held resource the server no longer lists.
+    """
+
+    changed: Mapping[str, Resource]
+    gone: frozenset[str]
+    zones: Mapping[str, tuple[str, str]]  # digest -> (TZID, VTIMEZONE text), for the zones `changed` carries
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Fetched:
-    """One fetch: the whole calendar text, or None when the server said "not modified"."""
+    """One fetch: the whole calendar text, or None when the server said "not modified"; or a delta.
+
+    A source of one resource per event (CalDAV) sets `delta` instead of `text` when anything changed.
+    """
 
     text: str | None
     state: Mapping[str, str]
+    delta: Delta | None = None
+
+
+class HeldResources(Protocol):
+    """The resources the store holds for a calendar, as a delta source compares them: href -> ETag."""
+
+    def etags(self, hrefs: Iterable[str]) -> dict[str, str]:
+        """The ETags held for those of `hrefs` the store holds."""
+        ...
+
+    def all_etags(self) -> dict[str, str]:
+        """Every held resource's ETag: only for a whole listing, which is calendar-sized anyway."""
+        ...
 
 
 class Source(Protocol):
-    """A calendar the daemon can read; it reports data and never decides what changed."""
+    """A calendar the daemon can read; it reports data and never decides what changed.
+
+    A source whose `reports_deltas` is true is handed the held resources too, as `fetch(state, held)`.
+    """
 
     name: str
 

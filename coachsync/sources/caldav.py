@@ -1,16 +1,19 @@
 """A calendar collection on a CalDAV server (Nextcloud, Fastmail/Cyrus, iCloud, Radicale, Baïkal, Xandikos, DAViCal).
 
-The pipeline reads whole calendars, but a CalDAV collection is one resource per
-event. So this source keeps a cache of every resource (href → ETag, VEVENT
-text) inside the opaque sync state, next to the collection's sync-token. The
-store writes that state in the same transaction as the snapshot, so token,
-cache and snapshot always describe the same calendar.
+A CalDAV collection is one resource per event. The store keeps a row per
+resource (href, ETag, VEVENT text, time zones); this source compares what the
+server lists with the ETags it is handed (`HeldResources`) and returns a
+`Delta`: the resources that changed, with their text, and the ones that are
+gone. The opaque sync state holds only small values (the sync-token, how the
+collection is listed, when it was last listed whole). The pass writes the
+rows, the token and the snapshot in one transaction, so they always describe
+the same calendar.
 
 Requests per poll (see docs/config.md): an idle poll is one sync-collection
 REPORT (RFC 6578); a change adds one calendar-multiget REPORT (RFC 4791) for
 the changed resources only. A rejected token or a server without sync support
 costs one listing of hrefs and ETags, and still only the resources whose ETag
-differs from the cache are downloaded. So does an answer to a token that names
+differs from the held one are downloaded. So does an answer to a token that names
 unchanged resources (DAViCal's answer to a token it forgot), and a poll every
 `full_listing_hours`, which catch a deletion a server failed to report.
 """
@@ -18,12 +21,11 @@ unchanged resources (DAViCal's answer to a token it forgot), and a poll every
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,7 +44,10 @@ from coachsync import __version__
 from coachsync.errors import SourceError
 from coachsync.secrets import SecretError, read_secret
 from coachsync.sources.base import (
+    Delta,
     Fetched,
+    HeldResources,
+    Resource,
     describe_request_error,
     ensure_complete_calendar,
     redact_url,
@@ -62,7 +67,8 @@ MULTIGET_BATCH = 1000
 DEFAULT_FULL_LISTING_HOURS = 24.0
 # A server that truncates sync results (507) is asked again from the new token, this many times at most.
 _MAX_SYNC_ROUNDS = 50
-_STATE_FORMAT = "1"
+# "2": the resources live in the store, not in the state; a state of format "1" is listed whole once.
+_STATE_FORMAT = "2"
 
 _DAV = "DAV:"
 _CALDAV = "urn:ietf:params:xml:ns:caldav"
@@ -72,52 +78,6 @@ _COMPONENT = re.compile(
 )
 _TZID = re.compile(r"^TZID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
 _FOLD = re.compile(r"\r?\n[ \t]")
-
-
-@dataclass(frozen=True, slots=True)
-class _Resource:
-    """One calendar object resource as cached: its ETag, VEVENT blocks and the time zones it carried."""
-
-    etag: str
-    events: str
-    zones: tuple[str, ...]  # digests into _Cache.zones
-
-
-@dataclass(frozen=True, slots=True)
-class _Cache:
-    resources: dict[str, _Resource]
-    zones: dict[str, tuple[str, str]]  # digest -> (TZID, VTIMEZONE text)
-
-    @staticmethod
-    def load(text: str) -> _Cache:
-        raw = json.loads(text)
-        return _Cache(
-            {href: _Resource(etag, events, tuple(zones)) for href, (etag, events, zones) in raw["resources"].items()},
-            {digest: (tzid, body) for digest, (tzid, body) in raw["zones"].items()},
-        )
-
-    def dump(self) -> str:
-        used = {digest for resource in self.resources.values() for digest in resource.zones}
-        return json.dumps(
-            {
-                "resources": {href: [r.etag, r.events, list(r.zones)] for href, r in sorted(self.resources.items())},
-                "zones": {digest: list(self.zones[digest]) for digest in sorted(used)},
-            },
-            separators=(",", ":"),
-        )
-
-    def calendar_text(self) -> str:
-        """The whole calendar: each TZID once (from the first resource, by href, that carries it), then events."""
-        chosen: dict[str, str] = {}
-        for href in sorted(self.resources):
-            for digest in self.resources[href].zones:
-                tzid, body = self.zones[digest]
-                chosen.setdefault(tzid, body)
-        parts = ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//coachsync//CalDAV collection//EN\r\n"]
-        parts.extend(chosen[tzid] for tzid in sorted(chosen))
-        parts.extend(self.resources[href].events for href in sorted(self.resources))
-        parts.append("END:VCALENDAR\r\n")
-        return "".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +143,23 @@ class CaldavSource:
 
     # --- the Source interface -------------------------------------------------------------------
 
-    def fetch(self, state: Mapping[str, str]) -> Fetched:
-        """Return the assembled calendar when a resource changed, `text=None` when none did."""
-        return self._answered(lambda: self._fetch(state))
+    reports_deltas = True  # fetch is handed the resources the store holds, and answers with a Delta
+
+    def fetch(self, state: Mapping[str, str], held: HeldResources | None = None) -> Fetched:
+        """A delta of the resources that changed compared with `held`; `delta=None` when none did.
+
+        Without `held` (`coachsync check`, `init`), the caller holds nothing: the calendar is listed
+        and read whole, and `text` is the whole calendar, beside a delta of every resource.
+        """
+        if held is None:
+            return self._answered(lambda: self._whole(state))
+        return self._answered(lambda: self._fetch(state, held))
+
+    def _whole(self, state: Mapping[str, str]) -> Fetched:
+        fetched = self._fetch({k: v for k, v in state.items() if k != "sync_token"}, _NOTHING_HELD)
+        delta = fetched.delta
+        assert delta is not None  # a whole listing always answers with a delta
+        return Fetched(_calendar_text(delta.changed, delta.zones), fetched.state, delta)
 
     def calendar_names(self) -> list[str]:
         """The display names of the account's calendars, for `coachsync init` to offer; fetch's errors."""
@@ -220,10 +194,10 @@ class CaldavSource:
         except NotImplementedError as exc:
             raise SourceError(f"{self.origin}: the CalDAV request failed ({type(exc).__name__}); try again") from None
 
-    def _fetch(self, state: Mapping[str, str]) -> Fetched:
+    def _fetch(self, state: Mapping[str, str], held: HeldResources) -> Fetched:
         client, collection = self._connect()
         collection_key = hashlib.blake2b(collection.encode(), digest_size=8).hexdigest()
-        known = state.get("format") == _STATE_FORMAT and state.get("collection") == collection_key and "cache" in state
+        known = state.get("format") == _STATE_FORMAT and state.get("collection") == collection_key
         now = time.time()
         token = state.get("sync_token", "") if known else ""
         if token and self._full_listing_due(state, now):
@@ -232,44 +206,45 @@ class CaldavSource:
             token = ""
         listing = self._list(client, collection, token, state.get("listing"))
         if known and not listing.complete and not listing.entries and listing.token == state.get("sync_token"):
-            return Fetched(None, state)  # the idle poll: nothing to decode, nothing to write
+            return Fetched(None, state)  # the idle poll: nothing to read, nothing to write
 
-        previous = _Cache.load(state["cache"]) if known else _Cache({}, {})
-        if not listing.complete and _names_unchanged(listing, previous):
+        if not listing.complete and _names_unchanged(listing, held.etags(listing.entries) if known else {}):
             # DAViCal answers a token it has forgotten with 207 and every resource, so what it deleted is just
             # absent. A real list of changes hardly ever names an unchanged ETag: list again, whole, and trust that.
             log.info(
                 "the server answered the sync token with unchanged events; listing the whole calendar", extra=self._log
             )
             listing = self._list(client, collection, "", listing.method)
-        resources = dict(previous.resources)
-        zones = dict(previous.zones)
+        gone: set[str] = set()
         if listing.complete:
-            resources = {href: r for href, r in resources.items() if href in listing.entries}
-        for href, etag in listing.entries.items():
-            if etag is None:
-                resources.pop(href, None)
+            every = held.all_etags()
+            gone = {href for href in every if href not in listing.entries}
+            etags = every if known else {}  # resources of another collection or state format are read again
+        else:
+            etags = held.etags(listing.entries)
+        gone.update(href for href, etag in listing.entries.items() if etag is None)
         wanted = [
             href
             for href, etag in listing.entries.items()
-            if etag is not None and (href not in resources or not etag or resources[href].etag != etag)
+            if etag is not None and (href not in etags or not etag or etags[href] != etag)
         ]
+        zones: dict[str, tuple[str, str]] = {}
+        changed: dict[str, Resource] = {}
         for href, fetched in self._multiget(client, collection, wanted, zones).items():
             if fetched is None:
-                resources.pop(href, None)  # deleted between the listing and the download
+                gone.add(href)  # deleted between the listing and the download
             else:
-                resources[href] = fetched
-        cache = _Cache(resources, zones)
+                changed[href] = fetched
         new_state = {
             "format": _STATE_FORMAT,
             "collection": collection_key,
             "listing": listing.method,
             "sync_token": listing.token,
-            "cache": cache.dump(),
             "listed_at": str(int(now)) if listing.complete else state.get("listed_at", str(int(now))),
         }
-        unchanged = known and _content(previous) == _content(cache)
-        return Fetched(None if unchanged else cache.calendar_text(), new_state)
+        if not changed and not gone and not listing.complete:
+            return Fetched(None, new_state)
+        return Fetched(None, new_state, Delta(changed, frozenset(gone - changed.keys()), zones, listing.complete))
 
     def _full_listing_due(self, state: Mapping[str, str], now: float) -> bool:
         """True when the last whole listing is older than full_listing_hours (or unknown, or in the future)."""
@@ -456,9 +431,9 @@ class CaldavSource:
 
     def _multiget(
         self, client: DAVClient, collection: str, hrefs: list[str], zones: dict[str, tuple[str, str]]
-    ) -> dict[str, _Resource | None]:
+    ) -> dict[str, Resource | None]:
         """Download the named resources with calendar-multiget, never one GET each; None for one that vanished."""
-        found: dict[str, _Resource | None] = {}
+        found: dict[str, Resource | None] = {}
         for start in range(0, len(hrefs), MULTIGET_BATCH):
             batch = hrefs[start : start + MULTIGET_BATCH]
             by_path = {unquote(href): href for href in batch}
@@ -496,7 +471,7 @@ class CaldavSource:
                 )
         return found
 
-    def _resource(self, href: str, etag: str, data: str, zones: dict[str, tuple[str, str]]) -> _Resource:
+    def _resource(self, href: str, etag: str, data: str, zones: dict[str, tuple[str, str]]) -> Resource:
         text = ensure_complete_calendar(data.encode("utf-8"), f"{self.origin}, event {_last_segment(href)}")
         events: list[str] = []
         carried: list[str] = []
@@ -512,7 +487,7 @@ class CaldavSource:
             digest = hashlib.blake2b(block.encode(), digest_size=12).hexdigest()
             zones.setdefault(digest, (tzid, block))
             carried.append(digest)
-        return _Resource(etag, "".join(events), tuple(carried))
+        return Resource(etag, "".join(events), tuple(carried))
 
     # --- answers and messages -------------------------------------------------------------------
 
@@ -573,17 +548,39 @@ class CaldavSource:
         )
 
 
-def _names_unchanged(listing: _Listing, cache: _Cache) -> bool:
+def _names_unchanged(listing: _Listing, held: Mapping[str, str]) -> bool:
     """Whether a list of changes names a resource with the very ETag we hold: then it is no list of changes."""
-    return any(
-        etag and href in cache.resources and cache.resources[href].etag == etag
-        for href, etag in listing.entries.items()
-    )
+    return any(etag and held.get(href) == etag for href, etag in listing.entries.items())
 
 
-def _content(cache: _Cache) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """What the calendar text is made of; ETags may change without it (a server rewrite)."""
-    return {href: (r.events, r.zones) for href, r in cache.resources.items()}
+def _calendar_text(resources: Mapping[str, Resource], zones: Mapping[str, tuple[str, str]]) -> str:
+    """The whole calendar: each TZID once (from the first resource, by href, that carries it), then events.
+
+    The store assembles the same text from the rows it holds (`store.resources`).
+    """
+    chosen: dict[str, str] = {}
+    for href in sorted(resources):
+        for digest in resources[href].zones:
+            tzid, body = zones[digest]
+            chosen.setdefault(tzid, body)
+    parts = ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//coachsync//CalDAV collection//EN\r\n"]
+    parts.extend(chosen[tzid] for tzid in sorted(chosen))
+    parts.extend(resources[href].events for href in sorted(resources))
+    parts.append("END:VCALENDAR\r\n")
+    return "".join(parts)
+
+
+class _NothingHeld:
+    """What a fetch compares against when the caller holds no resources: everything is new."""
+
+    def etags(self, hrefs: Iterable[str]) -> dict[str, str]:
+        return {}
+
+    def all_etags(self) -> dict[str, str]:
+        return {}
+
+
+_NOTHING_HELD = _NothingHeld()
 
 
 def _responses(tree: Any, collection: str) -> Iterator[tuple[str | None, int, Any]]:

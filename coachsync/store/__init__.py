@@ -5,7 +5,8 @@
 - `ledger`: fees, suggestions, and policy runs waiting for a retry;
 - `outbox`: emails and their delivery state;
 - `engagements`: each revisit, pause, resume and end of a client's engagement;
-- `sessions`: the short, stable references of sessions.
+- `sessions`: the short, stable references of sessions;
+- `resources`: each CalDAV collection's resources, one row per resource.
 
 A pass writes through several of them inside one `with store.transaction():`,
 so a crash leaves the old state or the new one. The store is told what to
@@ -25,6 +26,7 @@ from .engagements import Engagements
 from .history import History
 from .ledger import Ledger
 from .outbox import Outbox
+from .resources import Resources
 from .schema import SCHEMA_VERSION
 from .sessions import Sessions
 from .snapshots import Snapshots
@@ -44,6 +46,7 @@ class Store:
         self.outbox = Outbox(self._db)
         self.engagements = Engagements(self._db)
         self.sessions = Sessions(self._db)
+        self.resources = Resources(self._db)
 
     @classmethod
     def copy_of(cls, path: Path) -> Store:

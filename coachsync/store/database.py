@@ -14,6 +14,8 @@ from ..errors import CoachsyncError
 from .schema import migrate
 
 T = TypeVar("T")
+# What the WAL is cut back to after a checkpoint, in bytes.
+JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -46,6 +48,8 @@ class Database:
             # which need not be the thread that opened it.
             self.connection = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
             self.connection.execute("PRAGMA journal_mode=WAL")
+            # A first sync of a large calendar grows the WAL to tens of MB; without a limit it keeps that size.
+            self.connection.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             self.connection.execute("PRAGMA synchronous=FULL")
             self.connection.execute("PRAGMA foreign_keys=ON")
         except (OSError, sqlite3.Error) as error:

@@ -249,6 +249,56 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO fee_steps (fee_id, status, at, note) SELECT id, 'waived', NULL, waived_reason FROM fees
         WHERE status = 'waived';
     """,
+    # version 9: a CalDAV collection's resources in rows of their own, one per resource, instead of one JSON
+    # cache inside the calendar's sync state, so a pass writes what changed. The old cache is dropped; its
+    # state format is no longer read, so the next pass lists the calendar whole once and compares event
+    # fingerprints as always: nothing is recorded for it.
+    """
+    CREATE TABLE caldav_resources (
+        calendar  TEXT NOT NULL,
+        href      TEXT NOT NULL,
+        etag      TEXT NOT NULL,
+        events    TEXT NOT NULL,
+        zones     TEXT NOT NULL,
+        uids      TEXT NOT NULL,
+        keyless   INTEGER NOT NULL,
+        PRIMARY KEY (calendar, href)
+    );
+    CREATE INDEX caldav_resources_keyless ON caldav_resources (calendar) WHERE keyless = 1;
+    CREATE TABLE caldav_resource_uids (
+        calendar  TEXT NOT NULL,
+        uid       TEXT NOT NULL,
+        href      TEXT NOT NULL,
+        PRIMARY KEY (calendar, uid, href)
+    ) WITHOUT ROWID;
+    CREATE INDEX caldav_resource_uids_by_href ON caldav_resource_uids (calendar, href);
+    CREATE TABLE caldav_resource_zones (
+        calendar  TEXT NOT NULL,
+        tzid      TEXT NOT NULL,
+        href      TEXT NOT NULL,
+        digest    TEXT NOT NULL,
+        PRIMARY KEY (calendar, tzid, href)
+    ) WITHOUT ROWID;
+    CREATE INDEX caldav_resource_zones_by_href ON caldav_resource_zones (calendar, href);
+    CREATE INDEX caldav_resource_zones_by_digest ON caldav_resource_zones (calendar, digest);
+    CREATE TABLE caldav_zones (
+        calendar  TEXT NOT NULL,
+        digest    TEXT NOT NULL,
+        tzid      TEXT NOT NULL,
+        body      TEXT NOT NULL,
+        PRIMARY KEY (calendar, digest)
+    );
+    CREATE TABLE caldav_header (
+        calendar  TEXT NOT NULL,
+        tzid      TEXT NOT NULL,
+        digest    TEXT NOT NULL,
+        PRIMARY KEY (calendar, tzid)
+    ) WITHOUT ROWID;
+    UPDATE calendars SET sync_state = json_remove(sync_state, '$.cache')
+        WHERE json_type(sync_state, '$.cache') IS NOT NULL;
+    CREATE INDEX occurrences_tombstones ON occurrences (calendar, start) WHERE cancelled = 1;
+    CREATE INDEX occurrences_upcoming ON occurrences (calendar, start) WHERE cancelled = 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

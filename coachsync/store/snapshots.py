@@ -35,9 +35,18 @@ class Snapshots:
             return None
         return CalendarState(name, row[0], row[1], row[2], json.loads(row[3]), moment(row[4]))
 
-    def group_digests(self, calendar: str) -> dict[str, tuple[str, datetime]]:
-        """Each known UID's fingerprint and how far ahead it was expanded."""
-        rows = self._db.execute("SELECT uid, digest, expanded_to FROM event_groups WHERE calendar = ?", (calendar,))
+    def group_digests(self, calendar: str, uids: Iterable[str] | None = None) -> dict[str, tuple[str, datetime]]:
+        """Each known UID's fingerprint and how far ahead it was expanded; of some UIDs only, if named."""
+        query = "SELECT uid, digest, expanded_to FROM event_groups WHERE calendar = ?"
+        if uids is None:
+            rows = list(self._db.execute(query, (calendar,)))
+        else:
+            wanted = list(uids)
+            rows = []
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows.extend(self._db.execute(f"{query} AND uid IN ({marks})", (calendar, *chunk)))
         return {uid: (digest, datetime.fromisoformat(expanded_to)) for uid, digest, expanded_to in rows}
 
     def occurrences(self, calendar: str, uids: Iterable[str] | None = None) -> list[Occurrence]:
