@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from .plugins import Plugins
     from .policies import PolicyRunner
     from .sources.base import Source
-    from .sync import PassReport, PassSettings
+    from .sync import Acted, PassReport, PassSettings
 
 # Set to 1 to log every plugin hook call with its duration.
 TRACE_PLUGINS_ENV = "COACHSYNC_TRACE_PLUGINS"
@@ -213,6 +213,12 @@ class App:
                 yield self.sync_calendar(name, now, accept_mass_change)
             except CoachsyncError as error:
                 yield PassFailure(name, error)
+
+    def run_daily(self, now: datetime) -> tuple[Acted, ...] | None:
+        """The daily hooks, unless they ran today already (then None)."""
+        from .daily import run_daily
+
+        return run_daily(self.store, self.config, self.policies, self._occurrences(), self.zone, now)
 
     def open_policy_failures(self, calendar: str | None = None) -> list[PolicyFailure]:
         """Plugins that failed on a change and are retried on every pass; a plugin switched off since

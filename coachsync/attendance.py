@@ -70,8 +70,8 @@ def session_rows(
             continue
         key = occurrence.key
         if occurrence.cancelled:
-            state = SessionState.CANCELLED
-        elif key in marked:
+            continue  # a cancellation shows from the history below (a tombstone may be a moved series' old slot)
+        if key in marked:
             state = SessionState.NO_SHOW
         elif occurrence.start <= now:
             state = SessionState.HELD

@@ -177,10 +177,18 @@ class Daemon:
             level = logging.DEBUG if report.outcome is Outcome.UNCHANGED else logging.INFO
             log.log(level, "%s", report.summary(), extra={"calendar": name})
             self._record_pass(name, _short(report))
+            self._run_daily()
             self._deliver_mail()
         with self._lock:
             if name not in self._schedule.written_during_pass:  # else the watcher already set it due
                 self._schedule.due[name] = time.monotonic() + delay
+
+    def _run_daily(self) -> None:
+        """After the first good pass of a day, the daily hooks (a no-op the rest of the day)."""
+        try:
+            self.app.run_daily(self.clock())
+        except Exception as error:  # a daily hook's trouble must never stop the calendars being watched
+            log.warning("daily run failed: %s", error)
 
     def _deliver_mail(self) -> None:
         """After each good pass: what it queued, and earlier retries now due (cheap when nothing is)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 import pluggy
@@ -107,6 +107,41 @@ def coachsync_on_change(
     Return `Fee`, `Email` and `Suggestion` values (from `coachsync.api`).
     Each is recorded at most once per change, plugin and action (or per
     `once_per` key), however often the pass runs.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def coachsync_daily(
+    client: model.ClientInfo,
+    agreement: Agreement,
+    history: Sequence[Record],
+    sessions: Sequence[Occurrence],
+    held: Sequence[Occurrence],
+    settings: PolicySettings,
+    render: Render,
+    zone: tzinfo,
+    today: date,
+    now: datetime,
+) -> Iterable[Action] | None:
+    """Look at one client once a day; return actions, or nothing.
+
+    Called once per enabled plugin for every configured client whose
+    engagement is active, once per local day: by `coachsync run` after the
+    first pass of the day, and by `coachsync sync` when it has not run that
+    day. Like `coachsync_on_change`, it must not do I/O of its own, and names
+    only the arguments it uses.
+
+    - `client`, `agreement`: the client and their effective coaching agreement.
+    - `history`: the client's records, oldest first.
+    - `sessions`: the client's upcoming, not-cancelled sessions, earliest first.
+    - `held`: the client's past sessions that were held (not cancelled, not a
+      no-show), earliest first, as far back as the calendar window reaches.
+    - `today`: the coach's local date; `now`: the moment of the run.
+
+    Return `Email` and `Suggestion` values (a `Fee` belongs to a change and is
+    refused here). Without `once_per`, an action is recorded once per client
+    and day; with it, once per `once_per`, however often the run repeats.
     """
     raise NotImplementedError
 

@@ -192,10 +192,10 @@ class FeeStep:
 
 @dataclass(frozen=True, slots=True)
 class SuggestionEntry:
-    """Advice a policy gave the coach about a client."""
+    """Advice a policy gave the coach about a client; `change_id` is None for the daily hook's."""
 
     id: int
-    change_id: int
+    change_id: int | None
     plugin: str
     client: str | None
     text: str
@@ -210,7 +210,7 @@ class OutboxMessage:
 
     id: int
     message_id: str
-    change_id: int
+    change_id: int | None  # None for an email the daily hook asked for
     plugin: str
     client: str | None
     recipient: str | None

@@ -73,6 +73,9 @@ class Plugins:
     on_change: Mapping[str, OnChange]
     # The coachsync_on_change arguments each of those plugins names.
     arguments: Mapping[str, frozenset[str]]
+    # Per enabled plugin that implements coachsync_daily: a caller of that plugin alone, and the arguments it names.
+    daily: Mapping[str, OnChange] = field(default_factory=dict)
+    daily_arguments: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Per plugin, per client: `clients[i].policies.<name>` merged over `policies.<name>` and validated.
     client_settings: Mapping[str, Mapping[str, PolicySettings]] = field(default_factory=dict)
 
@@ -155,6 +158,7 @@ def load_plugins(config: Config, trace: bool = False) -> Plugins:
         for f in sorted(found, key=lambda f: f.name)
     )
     reacting = sorted(name for name in enabled if "coachsync_on_change" in hooks[name])
+    daily = sorted(name for name in enabled if "coachsync_daily" in hooks[name])
     return Plugins(
         manager=manager,
         infos=infos,
@@ -163,6 +167,8 @@ def load_plugins(config: Config, trace: bool = False) -> Plugins:
         on_change={name: _caller_of(manager, "coachsync_on_change", name) for name in reacting},
         arguments={name: _argnames(manager, "coachsync_on_change", name) for name in reacting},
         client_settings=client_settings,
+        daily={name: _caller_of(manager, "coachsync_daily", name) for name in daily},
+        daily_arguments={name: _argnames(manager, "coachsync_daily", name) for name in daily},
     )
 
 

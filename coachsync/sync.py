@@ -265,7 +265,7 @@ class Acted:
     """What one plugin's actions for one change added to the ledger and the outbox (repeats left out)."""
 
     plugin: str
-    change: int
+    change: int | None  # None for the daily hook's actions
     fees: int = 0
     emails: int = 0
     suggestions: int = 0
@@ -280,13 +280,13 @@ def write_policy_results(store: Store, results: PolicyResults, now: datetime) ->
         emails = store.outbox.add(results.emails)
         store.ledger.record_failures(results.failures, now)
         store.ledger.clear_failures(results.succeeded)
-    counts: dict[tuple[str, int], Counter[str]] = {}
+    counts: dict[tuple[str, int | None], Counter[str]] = {}
     for kind, rows in (("fees", fees), ("emails", emails), ("suggestions", suggestions)):
         for row in rows:
             counts.setdefault((row.plugin, row.change_id), Counter())[kind] += 1
     return tuple(
         Acted(plugin, change, kinds["fees"], kinds["emails"], kinds["suggestions"])
-        for (plugin, change), kinds in sorted(counts.items(), key=lambda item: (item[0][1], item[0][0]))
+        for (plugin, change), kinds in sorted(counts.items(), key=lambda item: (item[0][1] or 0, item[0][0]))
     )
 
 

@@ -220,3 +220,29 @@ def test_attendance_is_held_over_held_no_shows_and_late_cancellations_in_the_per
     assert (alice["held"], alice["no_shows"], alice["late_cancellations"], alice["attendance"]) == (2, 1, 1, 0.5)
     assert table[0].split()[-3:] == ["HELD", "NO-SHOWS", "ATTENDANCE"]
     assert table[1].split()[-3:] == ["2", "1", "50%"]
+
+
+def test_a_no_show_queues_a_kind_note_to_rebook_unless_it_is_excused(tmp_path: Path) -> None:
+    coach = Coach(tmp_path, extra_yaml="policies:\n  noshow_followup: {enabled: true}\n")
+    coach.write(*CALENDAR)
+    cli(coach, "sync", at=NOW - 7 * DAY)
+    listed(coach)
+
+    cli(coach, "noshow", "S2")
+    cli(coach, "noshow", "S1", "--excused", "--reason", "told me the day before")
+
+    with Store(coach.database) as store:
+        [email] = store.outbox.messages()
+    assert (email.status, email.recipient, email.change_id, email.subject) == (
+        MailStatus.PENDING_APPROVAL,
+        "alice@example.com",
+        1,
+        "We missed you today, Alice",
+    )
+    assert email.body == (
+        "Hi Alice,\n\n"
+        "we were due to meet on Sun 29 Nov 2026, 13:00, and I missed you. I hope everything is all right.\n\n"
+        "Whenever it suits you, reply with a few times that work for you and we will find a new slot for our"
+        " session.\n\n"
+        "Warm regards\n"
+    )

@@ -28,7 +28,7 @@ def test_every_hookspec_has_a_section_in_the_guide_and_every_section_a_hookspec(
     }
     sections = set(re.findall(r"^## (coachsync_\w+)$", GUIDE, flags=re.MULTILINE))
 
-    assert specs == {"coachsync_on_change", "coachsync_policy_settings"}
+    assert specs == {"coachsync_daily", "coachsync_on_change", "coachsync_policy_settings"}
     assert sections == specs
 
 
@@ -110,3 +110,12 @@ def test_the_example_plugin_runs_end_to_end_from_plugins_dir(tmp_path: Path) -> 
             "hooks": ["coachsync_on_change", "coachsync_policy_settings"],
         }
     ]
+
+
+def test_the_guide_shows_the_daily_example_as_it_is_in_the_repository() -> None:
+    start = GUIDE.index("```python\n", GUIDE.index("A worked example, `docs/examples/quiet_client.py`")) + len(
+        "```python\n"
+    )
+    shown = GUIDE[start : GUIDE.index("```\n", start)]
+
+    assert shown == (EXAMPLE.parent / "quiet_client.py").read_text(encoding="utf-8")

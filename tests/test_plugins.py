@@ -19,7 +19,7 @@ from support.plugin_world import BOOM, FLAT_FEE, install_plugin, plugin_coach, p
 from support.scenario import NOW, OpenApp, rows
 
 DEC_10 = NOW + timedelta(days=9)
-BUILT_INS = ("checkin", "end_engagement", "escalation_email", "fee")
+BUILT_INS = ("cadence", "checkin", "end_engagement", "escalation_email", "fee", "noshow_followup")
 BOTH_HOOKS = ["coachsync_on_change", "coachsync_policy_settings"]
 
 
@@ -30,7 +30,7 @@ def built_in(name: str) -> dict[str, object]:
         "origin": f"coachsync_plugins.{name}",
         "version": __version__,
         "enabled": False,
-        "hooks": BOTH_HOOKS,
+        "hooks": ["coachsync_daily", "coachsync_policy_settings"] if name == "cadence" else BOTH_HOOKS,
     }
 
 
@@ -64,7 +64,7 @@ def test_plugins_json_lists_built_ins_entry_points_and_local_files(tmp_path: Pat
             "enabled": True,
             "hooks": ["coachsync_on_change"],
         },
-        *[built_in(name) for name in BUILT_INS],
+        *[built_in(name) for name in BUILT_INS if name < "flat_fee"],
         {
             "name": "flat_fee",
             "source": "local file",
@@ -73,6 +73,7 @@ def test_plugins_json_lists_built_ins_entry_points_and_local_files(tmp_path: Pat
             "enabled": True,
             "hooks": BOTH_HOOKS,
         },
+        built_in("noshow_followup"),
     ]
 
 
@@ -83,14 +84,17 @@ def test_plugins_table_shows_where_each_came_from(tmp_path: Path) -> None:
 
     path = tmp_path / "policies" / "flat_fee.py"
     hooks = "coachsync_on_change, coachsync_policy_settings"
+    daily = "coachsync_daily, coachsync_policy_settings    "
     assert (result.exit_code, result.stdout) == (
         0,
         "NAME              SOURCE      VERSION  ENABLED  HOOKS" + " " * (len(hooks) - 5) + "  FROM\n"
+        f"cadence           built-in    {__version__}    no       {daily}  coachsync_plugins.cadence\n"
         f"checkin           built-in    {__version__}    no       {hooks}  coachsync_plugins.checkin\n"
         f"end_engagement    built-in    {__version__}    no       {hooks}  coachsync_plugins.end_engagement\n"
         f"escalation_email  built-in    {__version__}    no       {hooks}  coachsync_plugins.escalation_email\n"
         f"fee               built-in    {__version__}    no       {hooks}  coachsync_plugins.fee\n"
-        f"flat_fee          local file  -        yes      {hooks}  {path}\n",
+        f"flat_fee          local file  -        yes      {hooks}  {path}\n"
+        f"noshow_followup   built-in    {__version__}    no       {hooks}  coachsync_plugins.noshow_followup\n",
     )
 
 
@@ -178,7 +182,7 @@ def test_helper_modules_in_plugins_dir_are_not_plugins(tmp_path: Path, open_app:
     coach = plugin_coach(tmp_path, {"_shared": plugin_file("not_a_plugin"), "flat_fee": FLAT_FEE})
 
     app = open_app(coach)
-    assert [info.name for info in app.plugins.infos] == [*BUILT_INS, "flat_fee"]
+    assert [info.name for info in app.plugins.infos] == sorted([*BUILT_INS, "flat_fee"])
 
 
 def test_disabled_plugin_is_blocked_listed_and_never_called(tmp_path: Path, open_app: OpenApp) -> None:

@@ -338,4 +338,4 @@ def test_a_fee_for_an_event_of_no_client_is_refused(tmp_path: Path, open_app: Op
 
 def test_a_coach_without_plugins_dir_runs_only_installed_plugins(coach: Coach, app: App) -> None:
     assert app.plugins.settings == {}
-    assert [i.source for i in app.plugins.infos] == ["built-in"] * 4
+    assert [i.source for i in app.plugins.infos] == ["built-in"] * 6

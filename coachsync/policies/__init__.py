@@ -10,10 +10,11 @@ Nothing here writes the database: `sync` writes what the results say.
 from __future__ import annotations
 
 from .checks import InvalidAction, action_rows, idempotency_key, message_id
-from .runner import PolicyResults, PolicyRunner
+from .runner import DailyArguments, PolicyResults, PolicyRunner
 from .views import PolicyViews
 
 __all__ = [
+    "DailyArguments",
     "InvalidAction",
     "PolicyResults",
     "PolicyRunner",

@@ -54,15 +54,34 @@ def returned_actions(returned: object) -> list[object]:
     return list(returned)
 
 
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """What an action answers: a recorded change, or (for the daily hook) a client on a day."""
+
+    change_id: int | None
+    what: str  # "change 12", "Alice Example on 2026-12-02", for messages
+    default_key: str  # the part of the idempotency key without `once_per`: "12" or "daily:Alice Example:2026-12-02"
+    record: Record | None = None
+
+    @classmethod
+    def of(cls, record: Record) -> Anchor:
+        return cls(record.id, f"change {record.id}", str(record.id), record)
+
+    @classmethod
+    def daily(cls, client: str, day: str) -> Anchor:
+        return cls(None, f"{client} on {day}", f"daily:{client}:{day}")
+
+
 def action_rows(
     plugin: str,
-    record: Record,
+    record: Record | Anchor,
     client: ClientInfo | None,
     actions: Iterable[object],
     mail: MailConfig,
     now: datetime,
 ) -> ActionRows:
     """Check each action and turn it into the row that records it; raise InvalidAction on the first bad one."""
+    anchor = record if isinstance(record, Anchor) else Anchor.of(record)
     fees: list[FeeEntry] = []
     suggestions: list[SuggestionEntry] = []
     emails: list[OutboxMessage] = []
@@ -77,15 +96,17 @@ def action_rows(
 
     for action in actions:
         if isinstance(action, Fee):
-            fee = _fee(plugin, record, client, action, now)
+            if anchor.record is None:
+                raise InvalidAction("returned a Fee from the daily hook; a fee belongs to a recorded change")
+            fee = _fee(plugin, anchor.record, client, action, now)
             unique(fee.key, action, "key")
             fees.append(fee)
         elif isinstance(action, Email):
-            email = _email(plugin, record, client, action, mail, now)
+            email = _email(plugin, anchor, client, action, mail, now)
             unique(email.key, action, "once_per")
             emails.append(email)
         elif isinstance(action, Suggestion):
-            suggestion = _suggestion(plugin, record, client, action, now)
+            suggestion = _suggestion(plugin, anchor, client, action, now)
             unique(suggestion.key, action, "once_per")
             suggestions.append(suggestion)
         else:
@@ -96,11 +117,13 @@ def action_rows(
     return ActionRows(tuple(fees), tuple(suggestions), tuple(emails))
 
 
-def idempotency_key(change_id: int, plugin: str, kind: str, key: str = "", once_per: str = "") -> str:
-    """Once per change, plugin and action kind (and `key`), or once per `once_per` across changes."""
+def idempotency_key(anchor: int | str, plugin: str, kind: str, key: str = "", once_per: str = "") -> str:
+    """Once per change (or client and day), plugin and action kind (and `key`), or once per `once_per`."""
     if once_per:
         return f"{plugin}:{kind}:{once_per}"
-    return f"{change_id}:{plugin}:{kind}" + (f":{key}" if key else "")
+    if isinstance(anchor, str) and anchor.startswith("daily:"):
+        return f"{plugin}:{kind}:{anchor}"
+    return f"{anchor}:{plugin}:{kind}" + (f":{key}" if key else "")
 
 
 def message_id(key: str, sender: str) -> str:
@@ -143,7 +166,7 @@ def _fee(plugin: str, record: Record, client: ClientInfo | None, fee: Fee, now: 
 
 
 def _email(
-    plugin: str, record: Record, client: ClientInfo | None, email: Email, mail: MailConfig, now: datetime
+    plugin: str, anchor: Anchor, client: ClientInfo | None, email: Email, mail: MailConfig, now: datetime
 ) -> OutboxMessage:
     try:
         to = Recipient(email.to)
@@ -159,8 +182,8 @@ def _email(
             f"Email require_approval must be True or False, got {shorten(repr(email.require_approval), 60)}"
         )
     if to is Recipient.CLIENT and client is None:
-        raise InvalidAction(f"returned an Email to the client of change {record.id}, which belongs to no client")
-    key = idempotency_key(record.id, plugin, "email", once_per=once_per)
+        raise InvalidAction(f"returned an Email to the client of {anchor.what}, which belongs to no client")
+    key = idempotency_key(anchor.default_key, plugin, "email", once_per=once_per)
     recipient, error = _address(to, client, mail)
     if error:
         status = MailStatus.FAILED
@@ -169,7 +192,7 @@ def _email(
     return OutboxMessage(
         id=0,
         message_id=message_id(key, mail.sender),
-        change_id=record.id,
+        change_id=anchor.change_id,
         plugin=plugin,
         client=client.name if client else None,
         recipient=recipient,
@@ -204,12 +227,12 @@ def _address(to: Recipient, client: ClientInfo | None, mail: MailConfig) -> tupl
 
 
 def _suggestion(
-    plugin: str, record: Record, client: ClientInfo | None, suggestion: Suggestion, now: datetime
+    plugin: str, anchor: Anchor, client: ClientInfo | None, suggestion: Suggestion, now: datetime
 ) -> SuggestionEntry:
     text = _text(suggestion.text, "Suggestion text").strip()
     once_per = _text(suggestion.once_per, "Suggestion once_per", allow_empty=True)
-    key = idempotency_key(record.id, plugin, "suggestion", once_per=once_per)
-    return SuggestionEntry(0, record.id, plugin, client.name if client else None, text, now, key)
+    key = idempotency_key(anchor.default_key, plugin, "suggestion", once_per=once_per)
+    return SuggestionEntry(0, anchor.change_id, plugin, client.name if client else None, text, now, key)
 
 
 def _text(value: object, what: str, allow_empty: bool = False) -> str:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from ..model import ClientInfo, PolicyFailure, Record
+from ..agreement import Agreement
+from ..model import ClientInfo, Occurrence, PolicyFailure, Record
 from ..standing import ENDED, PAUSED, Standing
 from ..templates import TemplateRenderer
 from ..text import one_line
-from .checks import ActionRows, InvalidAction, action_rows, returned_actions
+from .checks import ActionRows, Anchor, InvalidAction, action_rows, returned_actions
 from .views import PolicyViews
 
 if TYPE_CHECKING:
@@ -30,6 +31,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("coachsync.policies")
 
 _ERROR_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DailyArguments:
+    """What the daily hook sees of one client, read once for all plugins."""
+
+    agreement: Agreement
+    history: tuple[Record, ...]
+    sessions: tuple[Occurrence, ...]
+    held: tuple[Occurrence, ...]
+    today: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,45 @@ class PolicyRunner:
             succeeded.append((record.id, name))
             # What the plugin asked for is logged by sync once written: a repeat of an earlier row adds nothing.
         return PolicyResults(rows.fees, rows.suggestions, rows.emails, tuple(failures), tuple(succeeded))
+
+    def daily(self, client: ClientInfo, arguments: DailyArguments, now: datetime) -> PolicyResults:
+        """Call each plugin's coachsync_daily for one client; a failure is logged by name and the plugin
+        is tried again the next day (a daily run belongs to no change that could hold its failure)."""
+        rows = ActionRows()
+        anchor = Anchor.daily(client.name, arguments.today.isoformat())
+        for name, hook in sorted(self._plugins.daily.items()):
+            settings = self._plugins.settings_for(name, client.name)
+            if settings is None:
+                continue
+            values = {
+                "client": client,
+                "agreement": arguments.agreement,
+                "history": arguments.history,
+                "sessions": arguments.sessions,
+                "held": arguments.held,
+                "settings": settings,
+                "render": self._renderers[name].render,
+                "zone": self._zone,
+                "today": arguments.today,
+                "now": now,
+            }
+            try:
+                results = hook(**values)
+                found = action_rows(
+                    name, anchor, client, returned_actions(results[0] if results else None), self._mail, now
+                )
+            except Exception as error:  # one plugin's bug must not stop the others or the day's run
+                log.error(
+                    "daily policy failed", extra={"plugin": name, "client": client.name, "error": _describe(error)}
+                )
+                continue
+            rows += found
+        return PolicyResults(rows.fees, rows.suggestions, rows.emails)
+
+    def client(self, name: str) -> ClientInfo:
+        found = self._client(name)
+        assert found is not None  # a name was given
+        return found
 
     def _arguments(
         self,

@@ -131,6 +131,15 @@ class Ledger:
             lambda s: (s.key, s.change_id, s.plugin, s.client, s.text, iso(s.created_at)),
         )
 
+    # --- the daily hook ---
+
+    def daily_ran(self, day: date) -> bool:
+        return self._db.execute("SELECT 1 FROM daily_runs WHERE day = ?", (day.isoformat(),)).fetchone() is not None
+
+    def mark_daily(self, day: date, at: datetime) -> None:
+        with self._db.transaction():
+            self._db.execute("INSERT INTO daily_runs (day, ran_at) VALUES (?, ?)", (day.isoformat(), iso(at)))
+
     # --- policy runs that failed, to retry ---
 
     def failures(self, calendar: str | None = None) -> list[PolicyFailure]:
