@@ -299,6 +299,48 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX occurrences_tombstones ON occurrences (calendar, start) WHERE cancelled = 1;
     CREATE INDEX occurrences_upcoming ON occurrences (calendar, start) WHERE cancelled = 0;
     """,
+    # version 10: the daily hook's actions belong to a client and a day, not to a change, so a suggestion or
+    # an email may have no change; and each local day the daily hook ran is kept, so it runs once a day.
+    """
+    CREATE TABLE suggestions_v10 (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        change_id        INTEGER REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        text             TEXT NOT NULL,
+        created_at       TEXT NOT NULL
+    );
+    INSERT INTO suggestions_v10 SELECT * FROM suggestions;
+    DROP TABLE suggestions;
+    ALTER TABLE suggestions_v10 RENAME TO suggestions;
+    CREATE TABLE outbox_v10 (
+        id               INTEGER PRIMARY KEY,
+        idempotency_key  TEXT NOT NULL UNIQUE,
+        message_id       TEXT NOT NULL UNIQUE,
+        change_id        INTEGER REFERENCES changes (id),
+        plugin           TEXT NOT NULL,
+        client           TEXT,
+        recipient        TEXT,
+        subject          TEXT NOT NULL,
+        body             TEXT NOT NULL,
+        status           TEXT NOT NULL
+                         CHECK (status IN ('pending_approval', 'queued', 'sent', 'written', 'failed', 'discarded')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT,
+        error            TEXT,
+        created_at       TEXT NOT NULL,
+        sent_at          TEXT
+    );
+    INSERT INTO outbox_v10 SELECT * FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v10 RENAME TO outbox;
+    CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
+    CREATE TABLE daily_runs (
+        day     TEXT PRIMARY KEY,
+        ran_at  TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
