@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +40,8 @@ class CalendarCheck:
     clients: tuple[ClientSessions, ...] = ()
     # TZIDs that no VTIMEZONE defines and no known name places: their events may be hours off.
     zones: tuple[ZoneProblem, ...] = ()
+    # What the coach may want to know about how the calendar is read, beside its problems.
+    notes: tuple[str, ...] = ()
 
 
 def sessions_by_client(
@@ -85,6 +87,20 @@ def check_calendar(app: App, name: str, now: datetime) -> CalendarCheck:
         unreadable=len(parsed.failed),
         clients=sessions_by_client(occurrences, clients, now),
         zones=tuple(zone_problems(split, app.zone)),
+        notes=_feed_notes(app.sources[name], fetched.state, fetched.text),
+    )
+
+
+def _feed_notes(source: object, state: Mapping[str, str], text: str) -> tuple[str, ...]:
+    """A URL feed without ETag or Last-Modified (nor a freshness lifetime) is downloaded whole on every poll."""
+    from .sources.ics_url import IcsUrlSource, has_validators
+
+    if not isinstance(source, IcsUrlSource) or has_validators(state) or "fresh_until" in state:
+        return ()
+    size = len(text.encode("utf-8", "surrogatepass")) / 1024 / 1024
+    return (
+        f"the server sends no ETag, Last-Modified or Cache-Control: max-age, so every poll downloads the whole "
+        f"calendar ({size:.1f} MB); a longer poll_interval for this calendar costs less",
     )
 
 

@@ -146,7 +146,6 @@ def sync(ctx: click.Context, accept_mass_change: bool) -> None:
     for result in app.sync_all(utc_now(), accept_mass_change):
         failed |= isinstance(result, PassFailure)
         click.echo(result.summary(), err=isinstance(result, PassFailure))
-    app.run_daily(utc_now())  # once a day, when `run` has not done it already
     for failure in app.open_policy_failures():
         failed = True
         click.echo(_policy_failure(failure), err=True)
@@ -1038,6 +1037,8 @@ def check(ctx: click.Context) -> None:
         click.echo(f"calendar {name}: ok, {result.events} events{unreadable}")
         for zone in result.zones:
             click.echo(f'  time zone "{zone.tzid}": unknown, {describe_events(zone.uids)} read in {zone.read_in}')
+        for note in result.notes:
+            click.echo(f"  note: {note}")
         for sessions in result.clients:
             upcoming = f"{sessions.upcoming} upcoming"
             if sessions.next_start is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -27,6 +29,10 @@ __all__ = ["IcsUrlSource", "USER_AGENT"]
 
 USER_AGENT = f"coachsync/{__version__}"
 _CHUNK = 64 * 1024
+# However long a server says its calendar stays fresh, it is asked again after a day at the latest.
+MAX_FRESH_SECONDS = 24 * 3600
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+_NO_REUSE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store|must-revalidate)\b", re.IGNORECASE)
 
 
 class IcsUrlSource:
@@ -54,7 +60,10 @@ class IcsUrlSource:
             raise SourceError(f"{self.origin}: unsupported URL scheme; use https://, http:// or webcal://")
 
     def fetch(self, state: Mapping[str, str]) -> Fetched:
-        """Return the whole calendar, or None with the same state when the server says 304."""
+        """Return the whole calendar, or None with the same state when the server says 304 or said
+        the last copy stays fresh until now (Cache-Control: max-age, Expires)."""
+        if _still_fresh(state, time.time()):
+            return Fetched(None, state)  # no request: the server said the copy we read is still current
         headers = {"User-Agent": USER_AGENT, "Accept": "text/calendar, */*;q=0.5"}
         if etag := state.get("etag"):
             headers["If-None-Match"] = etag
@@ -78,6 +87,8 @@ class IcsUrlSource:
             for key, header in (("etag", "ETag"), ("last_modified", "Last-Modified"))
             if (value := response.headers.get(header))
         }
+        if (fresh := _fresh_for(response.headers, time.time())) > 0:
+            new_state["fresh_until"] = str(int(time.time() + fresh))
         return Fetched(text, new_state)
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
@@ -129,6 +140,39 @@ class IcsUrlSource:
         else:
             hint = "expected 200 OK with the whole calendar; check the URL"
         return f"{self.origin}: answered HTTP {code} {phrase}".rstrip() + f"; {hint}"
+
+
+def has_validators(state: Mapping[str, str]) -> bool:
+    """Whether the server sent an ETag or Last-Modified, so that an unchanged calendar costs a 304."""
+    return "etag" in state or "last_modified" in state
+
+
+def _fresh_for(headers: Mapping[str, str], now: float) -> float:
+    """How many seconds the server says this copy stays fresh (RFC 9111: max-age, less Age; else Expires)."""
+    control = headers.get("Cache-Control", "")
+    if _NO_REUSE.search(control):
+        return 0.0
+    if (max_age := _MAX_AGE.search(control)) is not None:
+        age = headers.get("Age", "0").strip()
+        fresh = float(int(max_age.group(1)) - (int(age) if age.isdigit() else 0))
+    elif expires := headers.get("Expires"):
+        try:
+            at = parsedate_to_datetime(expires).timestamp()
+            date = headers.get("Date")
+            fresh = at - (parsedate_to_datetime(date).timestamp() if date else now)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return 0.0  # an invalid Expires means "already expired"
+    else:
+        return 0.0
+    return float(min(max(fresh, 0), MAX_FRESH_SECONDS))
+
+
+def _still_fresh(state: Mapping[str, str], now: float) -> bool:
+    try:
+        until = float(state["fresh_until"])
+    except (KeyError, ValueError):
+        return False
+    return now < until <= now + MAX_FRESH_SECONDS  # a time further ahead is a clock that went back: ask
 
 
 def _http_url(url: str) -> str:
