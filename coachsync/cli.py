@@ -146,6 +146,7 @@ def sync(ctx: click.Context, accept_mass_change: bool) -> None:
     for result in app.sync_all(utc_now(), accept_mass_change):
         failed |= isinstance(result, PassFailure)
         click.echo(result.summary(), err=isinstance(result, PassFailure))
+    app.run_daily(utc_now())  # once a day, when `run` has not done it already
     for failure in app.open_policy_failures():
         failed = True
         click.echo(_policy_failure(failure), err=True)
