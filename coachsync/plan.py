@@ -93,13 +93,14 @@ def plan_pass(
     now: datetime,
     window: Window,
     match_client: MatchClient,
-    upcoming: int,
+    upcoming: int | None,
     accept_mass_change: bool = False,
 ) -> PassPlan:
     """Decide what the pass writes.
 
     `stored` are the store's occurrences of `selection.previous_uids`; `upcoming` is how many
-    sessions of this calendar the store counts ahead of `now`, for the mass-change verdict.
+    sessions of this calendar the store counts ahead of `now`, for the mass-change verdict. None
+    leaves the verdict to `judge_mass_change`, so that a pass that cancels nothing never counts.
     """
     # What was known is kept of an unreadable group, and of an ambiguous one unless this is a baseline.
     held = parsed.failed if selection.baseline else parsed.failed | (parsed.ambiguous & known.groups.keys())
@@ -114,7 +115,7 @@ def plan_pass(
         )
         changes = detect({o.key: o for o in previous}, {o.key: o for o in current}, now, rules)
         cancelled = cancelled_sessions(changes)
-        if not accept_mass_change and is_mass_cancellation(cancelled, upcoming):
+        if upcoming is not None and not accept_mass_change and is_mass_cancellation(cancelled, upcoming):
             mass_change = MassChange(cancelled, upcoming)
     groups = {
         uid: GroupSnapshot(split.groups[uid].digest, window.end, tuple(found))
@@ -129,6 +130,19 @@ def plan_pass(
         changes=tuple(changes),
         mass_change=mass_change,
     )
+
+
+def cancelled_by(plan: PassPlan) -> int:
+    """How many upcoming sessions the plan's changes cancel, instances of a series each counted."""
+    return 0 if plan.baseline else cancelled_sessions(list(plan.changes))
+
+
+def judge_mass_change(plan: PassPlan, upcoming: int, accept_mass_change: bool = False) -> PassPlan:
+    """The mass-change verdict on a plan made without the count of upcoming sessions."""
+    cancelled = cancelled_by(plan)
+    if accept_mass_change or not is_mass_cancellation(cancelled, upcoming):
+        return plan
+    return dataclasses.replace(plan, mass_change=MassChange(cancelled, upcoming))
 
 
 def _rematched(occurrence: Occurrence, match_client: MatchClient) -> Occurrence:

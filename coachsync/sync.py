@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .errors import MassChangeError
 from .ics import MatchClient, SplitCalendar, Window, content_digest, event_uids, parse_groups, split_calendar
 from .model import CalendarState, Change, EngagementEvent, Record
-from .plan import Known, PassPlan, plan_pass, select_groups
+from .plan import Known, PassPlan, cancelled_by, judge_mass_change, plan_pass, select_groups
 from .policies import PolicyResults, PolicyRunner, PolicyViews
 from .store import Store
 from .store.resources import ResourceRow
@@ -120,7 +120,7 @@ def _delta_pass(
             state is None
             or state.zone != zone
             or applied.header_changed
-            or applied.held_before == 0  # nothing to compare a resource against: the groups stored are the truth
+            or not applied.held_before  # nothing to compare a resource against: the groups stored are the truth
             or store.resources.has_keyless(name)
         )
         if whole:
@@ -197,9 +197,11 @@ def _planned_pass(
         now=now,
         window=settings.window,
         match_client=settings.match_client,
-        upcoming=store.snapshots.upcoming_count(name, now) if not selection.baseline else 0,
+        upcoming=None,  # counted below, only when the pass cancels a session
         accept_mass_change=settings.accept_mass_change,
     )
+    if cancelled_by(plan) and not settings.accept_mass_change:
+        plan = judge_mass_change(plan, store.snapshots.upcoming_count(name, now))
     if plan.mass_change is not None:
         raise MassChangeError(name, plan.mass_change.cancelled, plan.mass_change.upcoming)
 

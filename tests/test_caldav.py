@@ -27,7 +27,7 @@ import time_machine
 from lxml import etree
 
 from coachsync.app import App
-from coachsync.errors import SourceError
+from coachsync.errors import MassChangeError, SourceError
 from coachsync.model import ChangeKind, Record
 from coachsync.sources.caldav import PASSWORD_ENV
 from coachsync.store import SCHEMA_VERSION, Store
@@ -1124,3 +1124,24 @@ def test_a_database_of_the_previous_release_lists_once_and_records_nothing(
     counted_twin.put("bob", bob(start=DEC_11 + 2 * HOUR))
     counted_twin.sync(NOW + 2 * HOUR)
     assert [(r.change.kind, r.change.uid) for r in counted_twin.history()] == [(ChangeKind.MOVED, "bob-1")]
+
+
+def test_a_delta_that_cancels_half_the_sessions_is_refused_and_writes_nothing(counted_twin: Twin) -> None:
+    for n in range(6):
+        counted_twin.put(f"s{n}", alice(f"session-{n}", DEC_10 + n * 3 * HOUR))
+    counted_twin.sync()
+    for n in range(3):
+        counted_twin.delete(f"s{n}")
+    database = counted_twin.dav.config.database
+    before = _dump(database)
+
+    with pytest.raises(MassChangeError, match="cancel 3 of 6 upcoming sessions"):
+        counted_twin.dav.sync_calendar("coaching", NOW + HOUR)
+
+    assert _dump(database) == before  # no row, no token: the next pass sees the same deletions
+    report = counted_twin.dav.sync_calendar("coaching", NOW + HOUR, accept_mass_change=True)
+    counted_twin.ics.sync_calendar("coaching", NOW + HOUR, accept_mass_change=True)
+    assert [c.kind for c in report.changes] == [ChangeKind.CANCELLED] * 3
+    assert [(r.change.kind, r.change.uid) for r in counted_twin.history()] == [
+        (ChangeKind.CANCELLED, f"session-{n}") for n in range(3)
+    ]

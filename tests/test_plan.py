@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from coachsync.ics import EventGroup, ParsedGroups, SplitCalendar, Window
 from coachsync.model import CalendarState, ChangeKind, GroupSnapshot, Occurrence
-from coachsync.plan import Known, MassChange, Selection, plan_pass, select_groups
+from coachsync.plan import Known, MassChange, Selection, cancelled_by, judge_mass_change, plan_pass, select_groups
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -40,7 +40,7 @@ def plan(
     stored: Sequence[Occurrence],
     *,
     failed: frozenset[str] = frozenset(),
-    upcoming: int = 0,
+    upcoming: int | None = 0,
     accept: bool = False,
 ):  # type: ignore[no-untyped-def]
     selection = select_groups(known, calendar, ZONE)
@@ -136,6 +136,22 @@ def test_cancelling_half_of_the_upcoming_sessions_is_a_mass_change_until_accepte
     assert refused.mass_change == MassChange(cancelled=2, upcoming=4)
     assert accepted.mass_change is None
     assert len(accepted.changes) == 2
+
+
+def test_a_plan_made_without_the_count_gets_the_same_verdict_once_counted() -> None:
+    stored = [session(f"s{i}", NOW + (i + 1) * DAY) for i in range(4)]
+    known = Known(state(), {o.uid: ("1", NOW) for o in stored})
+    calendar = split(s2="1", s3="1")
+    kept = {o.uid: [o] for o in stored[2:]}
+
+    deferred = plan(known, calendar, kept, stored[:2], upcoming=None)
+
+    assert (deferred.mass_change, cancelled_by(deferred)) == (None, 2)
+    assert judge_mass_change(deferred, 4) == plan(known, calendar, kept, stored[:2], upcoming=4)
+    assert judge_mass_change(deferred, 5).mass_change is None  # 2 of 5 is less than half
+    assert judge_mass_change(deferred, 4, accept_mass_change=True) == deferred
+    nothing_cancelled = plan(known, split(s0="1", s1="1", s2="1", s3="1"), {o.uid: [o] for o in stored}, stored)
+    assert cancelled_by(nothing_cancelled) == 0
 
 
 def test_a_baseline_records_no_changes() -> None:
