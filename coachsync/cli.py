@@ -385,7 +385,7 @@ def engagement_json(event: EngagementEvent, zone: tzinfo) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
 def clients(ctx: click.Context, as_json: bool) -> None:
-    """Per client: upcoming sessions, reschedules, late ones, cancellations, excused."""
+    """Per client: status, upcoming sessions, allowance used, reschedules, late ones, no-shows, attendance."""
     from .app import utc_now
 
     app = _app(ctx)
