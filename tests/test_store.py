@@ -63,3 +63,8 @@ def test_the_wal_is_cut_back_to_its_limit_once_checkpointed(tmp_path: Path) -> N
             db.execute("INSERT INTO filler VALUES (x'00')")
 
         assert (grown > 3 * JOURNAL_SIZE_LIMIT, wal.stat().st_size <= JOURNAL_SIZE_LIMIT) == (True, True)
+
+
+def test_statement_journals_and_temporary_tables_stay_in_memory(tmp_path: Path) -> None:
+    with Store(tmp_path / "coachsync.db") as store:
+        assert store._db.execute("PRAGMA temp_store").fetchone() == (2,)  # MEMORY
