@@ -218,7 +218,7 @@ class App:
         """The daily hooks, unless they ran today already (then None)."""
         from .daily import run_daily
 
-        return run_daily(self.store, self.config, self.policies, self._occurrences(), self.zone, now)
+        return run_daily(self.store, self.config, self.policies, self._occurrences, self.zone, now)
 
     def open_policy_failures(self, calendar: str | None = None) -> list[PolicyFailure]:
         """Plugins that failed on a change and are retried on every pass; a plugin switched off since

@@ -10,7 +10,7 @@ anything.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 
 from .attendance import SessionState, session_rows
@@ -25,11 +25,17 @@ log = logging.getLogger(__name__)
 
 
 def run_daily(
-    store: Store, config: Config, runner: PolicyRunner, occurrences: Sequence[Occurrence], zone: tzinfo, now: datetime
+    store: Store,
+    config: Config,
+    runner: PolicyRunner,
+    read_occurrences: Callable[[], Sequence[Occurrence]],
+    zone: tzinfo,
+    now: datetime,
 ) -> tuple[Acted, ...] | None:
     """Run the day's hooks unless they ran today already; returns what they recorded, or None if already run.
 
-    `occurrences` are the calendars' sessions, matched to today's clients.
+    `read_occurrences` reads the calendars' sessions, matched to today's clients; only a day that has
+    not run yet reads them, so the passes after the first of the day cost one lookup.
     """
     today = now.astimezone(zone).date()
     if store.ledger.daily_ran(today):
@@ -38,6 +44,7 @@ def run_daily(
         if store.ledger.daily_ran(today):  # another process ran it meanwhile
             return None
         results = PolicyResults()
+        occurrences = read_occurrences()
         for client in config.clients:
             events = store.engagements.events(client.name)
             if engagement_at(events, now, zone).status is not Status.ACTIVE:
