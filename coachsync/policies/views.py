@@ -44,6 +44,7 @@ class PolicyViews:
         self._zone = zone
         self._history: dict[str, list[Record]] = {}
         self._events: dict[str, list[EngagementEvent]] = {}
+        self._standings: dict[int, Standing] = {}
         self._sessions: dict[str | None, list[Occurrence]] | None = None
 
     def agreement(self, client: str | None) -> Agreement:
@@ -51,7 +52,10 @@ class PolicyViews:
         return self._agreement_for(client)
 
     def standing(self, record: Record) -> Standing:
-        """The record against its client's agreement, counting only what came before it."""
+        """The record against its client's agreement, counting only what came before it; worked out
+        once per record, however many plugins are called for it."""
+        if record.id in self._standings:
+            return self._standings[record.id]
         client = record.change.client
         earlier = list(self.history(record))
         events: list[EngagementEvent] = []
@@ -59,7 +63,9 @@ class PolicyViews:
             if client not in self._events:
                 self._events[client] = self._read_events(client)
             events = self._events[client]
-        return standings([*earlier, record], self.agreement(client), events, self._zone)[-1]
+        found = standings([*earlier, record], self.agreement(client), events, self._zone)[-1]
+        self._standings[record.id] = found
+        return found
 
     def history(self, record: Record) -> tuple[Record, ...]:
         """The same client's records before this one, oldest first."""
