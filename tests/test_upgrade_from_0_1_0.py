@@ -9,8 +9,6 @@ end-engagement suggestion), and a plugin that failed on all three changes.
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,26 +17,19 @@ from coachsync.model import ChangeKind, Excuse, FeeStatus, MailStatus
 from coachsync.store import SCHEMA_VERSION, Store
 
 from support.cli import cli
+from support.old_databases import DATA, install_old_database, schema_version_of
 from support.scenario import Coach
 
-RELEASE = Path(__file__).parent / "data" / "release-0.1.0"
+RELEASE = DATA / "release-0.1.0"
 PASSED_AT = datetime(2026, 12, 1, 23, 42, 10, 454824, tzinfo=UTC)
 
 
 def upgraded(tmp_path: Path) -> Path:
-    state = tmp_path / "state"
-    state.mkdir()
-    shutil.copy(RELEASE / "coachsync.db", state / "coachsync.db")
-    shutil.copy(RELEASE / "coaching.ics", tmp_path / "coaching.ics")
-    return state / "coachsync.db"
+    return install_old_database(RELEASE, tmp_path)
 
 
 def test_the_fixture_is_what_release_0_1_0_wrote() -> None:
-    db = sqlite3.connect(f"file:{RELEASE / 'coachsync.db'}?mode=ro", uri=True)
-    try:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
-    finally:
-        db.close()
+    assert schema_version_of(RELEASE / "coachsync.db") == 2
 
 
 def test_every_record_of_a_0_1_0_database_reads_back_after_the_upgrade(tmp_path: Path) -> None:

@@ -10,8 +10,6 @@ suggestion), and a plugin that failed on every change.
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,25 +17,18 @@ from coachsync.model import ChangeKind, FeeStatus, FeeStep, MailStatus
 from coachsync.store import SCHEMA_VERSION, Store
 
 from support.cli import cli
+from support.old_databases import DATA, install_old_database, schema_version_of
 from support.scenario import Coach
 
-FIXTURE = Path(__file__).parent / "data" / "schema-3"
+FIXTURE = DATA / "schema-3"
 
 
 def upgraded(tmp_path: Path) -> Path:
-    state = tmp_path / "state"
-    state.mkdir()
-    shutil.copy(FIXTURE / "coachsync.db", state / "coachsync.db")
-    shutil.copy(FIXTURE / "coaching.ics", tmp_path / "coaching.ics")
-    return state / "coachsync.db"
+    return install_old_database(FIXTURE, tmp_path)
 
 
 def test_the_fixture_is_at_schema_3() -> None:
-    db = sqlite3.connect(f"file:{FIXTURE / 'coachsync.db'}?mode=ro", uri=True)
-    try:
-        assert db.execute("PRAGMA user_version").fetchone() == (3,)
-    finally:
-        db.close()
+    assert schema_version_of(FIXTURE / "coachsync.db") == 3
 
 
 def test_every_record_of_a_schema_3_database_reads_back_after_the_upgrade(tmp_path: Path) -> None:
