@@ -89,6 +89,12 @@ def in_period(standing: Standing, history: Sequence[Record], record: Record) -> 
     return tuple(by_id[i] for i in standing.period_ids if i in by_id)
 
 
+def once_per_period(client: ClientInfo, standing: Standing) -> str:
+    """The `once_per` key of "once per client and allowance period"."""
+    start = standing.period_start.isoformat() if standing.period_start else ""
+    return f"{client.name}:period-{start}"
+
+
 def allowance_words(agreement: Agreement) -> str:
     """How the allowance's period reads in a sentence: "within 90 days", "a month", "a quarter"."""
     per = agreement.per

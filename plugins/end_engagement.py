@@ -31,6 +31,7 @@ from ._reschedules import (
     day,
     describe,
     in_period,
+    once_per_period,
     pattern,
     shell_word,
     when,
@@ -75,7 +76,7 @@ def coachsync_on_change(
             f" {counted(standing.periods_over, 'period')} of the current agreement,"
             f" this time with {counted(len(recent), 'change')} since {day(standing.period_start, zone)}."
         )
-        once_per = f"{client.name}:period-{standing.period_start.isoformat() if standing.period_start else ''}"
+        once_per = once_per_period(client, standing)
     else:
         found = pattern(record, history, settings.after, settings.within_days)
         if found is None:

@@ -46,6 +46,7 @@ from ._reschedules import (
     first_name,
     hours,
     in_period,
+    once_per_period,
     pattern,
     shell_word,
     when,
@@ -87,7 +88,7 @@ def coachsync_on_change(
         if not standing.first_over:
             return []
         step, recent = standing.periods_over, in_period(standing, history, record)
-        once_per = f"{client.name}:period-{standing.period_start.isoformat() if standing.period_start else ''}"
+        once_per = once_per_period(client, standing)
         span = f"since {day(standing.period_start, zone)}"
         values = {
             "fine": agreement.allowance,
