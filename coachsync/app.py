@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from .agreement import Agreement
 from .attendance import Attendance, SessionRow, attendance, no_shows, session_rows
 from .clients import ClientMatcher
-from .config import CalendarConfig, Config
 from .engagement import Engagement, engagement_at, refusal
 from .errors import CoachsyncError, NotFoundError, RefusedError
 from .model import (
@@ -37,10 +36,12 @@ from .model import (
     Record,
     SuggestionEntry,
 )
+from .reading import ReadingConfig
 from .standing import RESCHEDULE_KINDS, Standing, current_period_start, standings, used_now
 from .store import Store
 
 if TYPE_CHECKING:
+    from .config import CalendarConfig, Config
     from .excuses import Excused
     from .mail import DeliveryReport
     from .plugins import Plugins
@@ -139,17 +140,33 @@ class ClientSummary:
 class App:
     """A config bound to its database; the CLI and the daemon both drive this."""
 
-    def __init__(self, config: Config, store: Store, *, prepare: bool = True) -> None:
-        """`prepare=False` leaves sources and plugins to their first use, for commands that only read the store."""
-        self.config = config
+    def __init__(self, config: Config | ReadingConfig, store: Store, *, prepare: bool = True) -> None:
+        """`prepare=False` leaves sources and plugins to their first use, for commands that only read the store.
+
+        Given only the settings a reading command needs (a config snapshot, see `coachsync.reading`), the app
+        validates the whole config file the first time something asks for `config`."""
+        if isinstance(config, ReadingConfig):
+            self._config: Config | None = None
+            self.reading = config
+        else:
+            self._config = config
+            self.reading = config.reading()
         self.store = store
-        self.zone: tzinfo = config.tzinfo()
-        self.match_client = ClientMatcher.from_settings(config.clients)
+        self.zone: tzinfo = self.reading.tzinfo()
+        self.match_client = ClientMatcher.from_settings(self.reading.clients)
         if prepare:
             self.prepare()
 
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from .config import load_config
+
+            self._config = load_config(self.reading.path)
+        return self._config
+
     @classmethod
-    def open(cls, config: Config, *, prepare: bool = True) -> App:
+    def open(cls, config: Config | ReadingConfig, *, prepare: bool = True) -> App:
         """Open (and if needed create or migrate) the config's database; it is closed again if preparing fails."""
         app = cls(config, Store(config.database), prepare=False)
         if prepare:
@@ -275,7 +292,7 @@ class App:
 
     def client_summaries(self, now: datetime) -> list[ClientSummary]:
         upcoming: Counter[str] = Counter()
-        calendars = {c.name for c in self.config.calendars}
+        calendars = set(self.reading.calendars)
         for occurrence in self.store.snapshots.upcoming_sessions(now):
             if occurrence.calendar not in calendars:
                 continue
@@ -285,13 +302,13 @@ class App:
         history = self.store.history.records()
         sessions = self._occurrences()
         return [
-            self._summary(client.name, upcoming[client.name], history, sessions, now) for client in self.config.clients
+            self._summary(client.name, upcoming[client.name], history, sessions, now) for client in self.reading.clients
         ]
 
     def standings(self, client: str) -> list[tuple[Record, Standing]]:
         """Each of the client's records with its standing against their agreement, oldest first."""
         own = [r for r in self.store.history.records(client=client) if r.change.client == client]
-        found = standings(own, self.config.agreement_for(client), self.store.engagements.events(client), self.zone)
+        found = standings(own, self.reading.agreement_for(client), self.store.engagements.events(client), self.zone)
         return list(zip(own, found, strict=True))
 
     def history_standings(self, records: Sequence[Record]) -> dict[int, Standing]:
@@ -302,7 +319,7 @@ class App:
                 found.update(
                     (s.record_id, s)
                     for s in standings(
-                        [r for r in records if r.change.client is None], self.config.agreement_for(None), (), self.zone
+                        [r for r in records if r.change.client is None], self.reading.agreement_for(None), (), self.zone
                     )
                 )
                 continue
@@ -333,7 +350,7 @@ class App:
         self, name: str, upcoming: int, history: list[Record], sessions: list[Occurrence], now: datetime
     ) -> ClientSummary:
         own = [r for r in history if r.change.client == name]
-        agreement = self.config.agreement_for(name)
+        agreement = self.reading.agreement_for(name)
         events = self.store.engagements.events(name)
         found = standings(own, agreement, events, self.zone)
         counted = [r for r, s in zip(own, found, strict=True) if s.counts]
@@ -359,8 +376,8 @@ class App:
     def _occurrences(self) -> list[Occurrence]:
         """Every session of the configured calendars as the last pass left it, matched to today's clients."""
         found = []
-        for calendar in self.config.calendars:
-            for occurrence in self.store.snapshots.occurrences(calendar.name):
+        for calendar in self.reading.calendars:
+            for occurrence in self.store.snapshots.occurrences(calendar):
                 owner = self.match_client(occurrence.attendees, occurrence.summary)
                 found.append(dataclasses.replace(occurrence, client=owner))
         return found

@@ -76,9 +76,17 @@ class _Context:
         self._app: App | None = None
 
     def config(self) -> Config:
-        from .config import default_config_path, load_config
+        from .config import load_config
+        from .reading import write_snapshot
 
-        return load_config(self.config_path or default_config_path())
+        config = load_config(self._config_path())
+        write_snapshot(config.reading(), config.source_digest)
+        return config
+
+    def _config_path(self) -> Path:
+        from .reading import default_config_path
+
+        return self.config_path or default_config_path()
 
     def app(self) -> App:
         if self._app is None:
@@ -86,6 +94,17 @@ class _Context:
 
             # Sources and plugins wait for a command that runs a pass; `sync`, `run` and `check` prepare them first.
             self._app = App.open(self.config(), prepare=False)
+        return self._app
+
+    def reading_app(self) -> App:
+        """The app for a command that only reads the store: from the config's snapshot while the file is unchanged
+        (no validation to import and run), else from the file validated in full."""
+        if self._app is None:
+            from .app import App
+            from .reading import read_snapshot
+
+            snapshot = read_snapshot(self._config_path())
+            self._app = App.open(snapshot if snapshot is not None else self.config(), prepare=False)
         return self._app
 
     def read_only_app(self) -> App:
@@ -131,6 +150,13 @@ def _app(ctx: click.Context) -> App:
     context = ctx.find_object(_Context)
     assert context is not None  # main() always sets it
     return context.app()
+
+
+def _reading_app(ctx: click.Context) -> App:
+    """The app for a command that only reads: `history`, `clients`, `sessions`, `agreement show`."""
+    context = ctx.find_object(_Context)
+    assert context is not None
+    return context.reading_app()
 
 
 @main.command()
@@ -270,7 +296,7 @@ def _client_name(app: App, given: str | None, recorded: Callable[[], Iterable[st
     if given is None:
         return None
     wanted = given.strip().casefold()
-    names = [client.name for client in app.config.clients]
+    names = [client.name for client in app.reading.clients]
     found = next((name for name in names if name.casefold() == wanted), None)
     if found is None:
         names += sorted({name for name in recorded() if name and name not in names})
@@ -293,7 +319,7 @@ def _client_name(app: App, given: str | None, recorded: Callable[[], Iterable[st
 @click.pass_context
 def history(ctx: click.Context, client: str | None, since: str | None, as_json: bool) -> None:
     """List every recorded reschedule and cancellation, with its standing against the agreement."""
-    app = _app(ctx)
+    app = _reading_app(ctx)
     client = _client_name(app, client, lambda: (r.change.client for r in app.history()))
     start = _parse_since(since, app.zone) if since else None
     records = app.history(client=client, since=start)
@@ -339,7 +365,7 @@ def _term_now(app: App, client: str | None) -> datetime | None:
 
     if client is None:
         return None
-    return term_start(app.engagement_events(client), app.config.agreement_for(client).started, utc_now(), app.zone)
+    return term_start(app.engagement_events(client), app.reading.agreement_for(client).started, utc_now(), app.zone)
 
 
 def _standing_cell(standing: Standing, term_now: datetime | None) -> str:
@@ -388,7 +414,7 @@ def clients(ctx: click.Context, as_json: bool) -> None:
     """Per client: status, upcoming sessions, allowance used, reschedules, late ones, no-shows, attendance."""
     from .app import utc_now
 
-    app = _app(ctx)
+    app = _reading_app(ctx)
     summaries = app.client_summaries(utc_now())
     if as_json:
         click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
@@ -441,9 +467,9 @@ def sessions(ctx: click.Context, client: str | None, past: int, ahead: int, as_j
 
     from .app import utc_now
 
-    app = _app(ctx)
+    app = _reading_app(ctx)
     now = utc_now()
-    names = [_configured_client(app, client)] if client else [c.name for c in app.config.clients]
+    names = [_configured_client(app, client)] if client else [c.name for c in app.reading.clients]
     start, end = now - timedelta(days=past), now + timedelta(days=ahead)
     found = [item for name in names for item in app.sessions(name, start, end, now)]
     found.sort(key=lambda item: (item[1].start, item[0]))
@@ -532,7 +558,7 @@ def agreement_show(ctx: click.Context, name: str, as_json: bool) -> None:
     """Every term of NAME's agreement, and whether it is theirs or the practice's default."""
     from .app import utc_now
 
-    app = _app(ctx)
+    app = _reading_app(ctx)
     client = _configured_client(app, name)
     [summary] = [s for s in app.client_summaries(utc_now()) if s.name == client]
     terms = summary.agreement
@@ -567,7 +593,7 @@ def agreement_revisit(ctx: click.Context, name: str, note: str | None) -> None:
     app = _app(ctx)
     client = _configured_client(app, name)
     event, _ = app.record_step(client, EngagementKind.REVISIT, utc_now(), reason=one_line(note) if note else None)
-    terms = app.config.agreement_for(client)
+    terms = app.reading.agreement_for(client)
     click.echo(
         f"{client}: agreement revisited on {_local(event.at, app.zone)[:10]}; the allowance"
         f" ({terms.allowance} per {terms.per}) and the escalation steps start again from zero."
@@ -642,7 +668,7 @@ def _configured_client(app: App, name: str) -> str:
     """The configured client `name` means (any case); an unknown name is an error with the nearest one."""
     found = _client_name(app, name, lambda: ())
     assert found is not None  # a name was given
-    if found not in {c.name for c in app.config.clients}:
+    if found not in {c.name for c in app.reading.clients}:
         raise NotFoundError(f"{found!r} is not a client in the config; add them under clients: first")
     return found
 
@@ -1134,8 +1160,8 @@ def init(
 ) -> None:
     """Write a first config from your calendar, proposing your clients; or add a client with --add-client."""
     from .app import utc_now
-    from .config import default_config_path
     from .init_command import InitRequest, run_init
+    from .reading import default_config_path
 
     context = _context(ctx)
     path = Path(os.path.abspath(context.config_path or default_config_path()))

@@ -35,15 +35,17 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from coachsync.addresses import InvalidAddress, check_address
-from coachsync.agreement import Agreement, Terms, effective, parse_cadence, parse_period
+from coachsync.agreement import Agreement, Terms, parse_cadence, parse_period
+from coachsync.clients import ClientRule
 from coachsync.errors import ConfigError
+from coachsync.reading import ENV_CONFIG, ReadingConfig, coach_zone, config_file, text_digest
+from coachsync.reading import default_config_path as default_config_path  # still importable from here
 from coachsync.sources.base import DEFAULT_MAX_CALENDAR_MB, url_problem
 from coachsync.text import one_line
 
 DEFAULT_WINDOW_DAYS_BACK = 30
 DEFAULT_WINDOW_DAYS_AHEAD = 365
 
-ENV_CONFIG = "COACHSYNC_CONFIG"
 
 # A calendar reads from exactly one of these.
 SOURCE_KEYS: tuple[str, ...] = ("ics_file", "ics_url", "caldav")
@@ -316,6 +318,8 @@ class Config(_Model):
     mail: MailConfig = Field(default_factory=MailConfig)
 
     _lines: dict[Loc, int] = PrivateAttr(default_factory=dict)
+    _digest: str = PrivateAttr(default="")
+    _reading: ReadingConfig | None = PrivateAttr(default=None)
 
     @field_validator("path", "database", "plugins_dir", mode="before")
     @classmethod
@@ -428,9 +432,26 @@ class Config(_Model):
     def agreement_for(self, client: str | None) -> Agreement:
         """A client's effective agreement: theirs over the practice's, key by key. A client no longer in
         the config (or a session of no client) has the practice's."""
-        found = next((c for c in self.clients if c.name == client), None)
-        own = found.agreement.terms() if found is not None and found.agreement is not None else None
-        return effective(self.default_terms(), own)
+        return self.reading().agreement_for(client)
+
+    def reading(self) -> ReadingConfig:
+        """What commands that only read the store need of this config (and its snapshot keeps)."""
+        if self._reading is None:
+            self._reading = ReadingConfig(
+                path=self.path,
+                database=self.database,
+                timezone=self.timezone,
+                calendars=tuple(c.name for c in self.calendars),
+                clients=tuple(ClientRule(c.name, tuple(c.emails), tuple(c.aliases)) for c in self.clients),
+                default_terms=self.default_terms(),
+                client_terms={c.name: c.agreement.terms() for c in self.clients if c.agreement is not None},
+            )
+        return self._reading
+
+    @property
+    def source_digest(self) -> str:
+        """The SHA-256 of the text this config was validated from; empty when it was not read from a file."""
+        return self._digest
 
     def notices(self) -> list[str]:
         """Things that still work but should change, one line each, for `coachsync check`."""
@@ -446,11 +467,7 @@ class Config(_Model):
 
     def tzinfo(self) -> datetime.tzinfo:
         """The coach's zone for floating times and display; the system zone when unset."""
-        if self.timezone is not None:
-            return ZoneInfo(self.timezone)
-        local = datetime.datetime.now().astimezone().tzinfo
-        assert local is not None  # astimezone() always returns an aware datetime
-        return local
+        return coach_zone(self.timezone)
 
 
 def _check_unique(what: str, names: list[str], fold: bool = False) -> None:
@@ -474,17 +491,9 @@ def _either(keys: tuple[str, ...]) -> str:
     return ", ".join(keys[:-1]) + " or " + keys[-1] if len(keys) > 1 else keys[0]
 
 
-def default_config_path() -> Path:
-    """$COACHSYNC_CONFIG wins so systemd units and tests can point elsewhere."""
-    env = os.environ.get(ENV_CONFIG)
-    if env:
-        return Path(env).expanduser()
-    return platformdirs.user_config_path("coachsync") / "config.yaml"
-
-
 def load_config(path: Path | str) -> Config:
     """Read, parse and validate the config; any problem raises one `ConfigError`."""
-    path = Path(os.path.abspath(Path(path).expanduser()))
+    path = config_file(path)
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -517,6 +526,7 @@ def load_config(path: Path | str) -> Config:
     except ValidationError as exc:
         raise _config_error(exc.errors(), file, lines) from None
     config._lines.update(lines)
+    config._digest = text_digest(text)
     return config
 
 

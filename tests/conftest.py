@@ -15,6 +15,12 @@ from support.http_calendar import FakeCalendarServer, serve
 from support.scenario import Coach, OpenApp
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Config snapshots (coachsync.reading) go to a directory of each test's own, never the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def coach(tmp_path: Path) -> Coach:
     return Coach(tmp_path)
