@@ -270,8 +270,14 @@ class App:
     def mark_fee_unpaid(self, fee_id: int, note: str | None = None) -> FeeEntry:
         return self.store.ledger.mark_unpaid(fee_id, utc_now(), note)
 
-    def suggestions(self) -> list[SuggestionEntry]:
-        return self.store.ledger.suggestions()
+    def suggestions(self, dismissed: bool = False) -> list[SuggestionEntry]:
+        """The suggestions, oldest first; the ones the coach dismissed only when `dismissed`."""
+        return self.store.ledger.suggestions(dismissed)
+
+    def dismiss_suggestion(self, suggestion_id: int, reason: str | None = None) -> tuple[SuggestionEntry, bool]:
+        """Dismiss a suggestion; returns it and whether it was dismissed before (then it keeps that dismissal)."""
+        before = self.store.ledger.suggestion(suggestion_id)
+        return self.store.ledger.dismiss_suggestion(suggestion_id, utc_now(), reason), before.dismissed_at is not None
 
     def client_summaries(self, now: datetime) -> list[ClientSummary]:
         upcoming: Counter[str] = Counter()

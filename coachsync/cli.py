@@ -960,13 +960,17 @@ def waive(ctx: click.Context, fee_id: int, reason: str) -> None:
     click.echo(f"{what} waived: {fee.waived_reason}")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
+@click.option("--all", "show_all", is_flag=True, help="The dismissed ones too.")
 @click.pass_context
-def suggestions(ctx: click.Context, as_json: bool) -> None:
-    """What the policies suggest (revisit the agreement, end the engagement), with why."""
+def suggestions(ctx: click.Context, as_json: bool, show_all: bool) -> None:
+    """What the policies suggest (revisit the agreement, end the engagement), with why; dismiss the ones
+    you dealt with."""
+    if ctx.invoked_subcommand is not None:
+        return
     app = _app(ctx)
-    found = app.suggestions()
+    found = app.suggestions(dismissed=show_all)
     if as_json:
         listed = [
             {
@@ -975,17 +979,41 @@ def suggestions(ctx: click.Context, as_json: bool) -> None:
                 "plugin": s.plugin,
                 "text": s.text,
                 "created_at": _iso(s.created_at, app.zone),
+                "dismissed_at": _iso(s.dismissed_at, app.zone),
+                "dismissal_reason": s.dismissal_reason,
             }
             for s in found
         ]
         click.echo(json.dumps(listed, indent=2))
         return
     if not found:
-        click.echo("No suggestions yet.")
+        click.echo("No suggestions yet." if show_all or not app.suggestions(dismissed=True) else _NONE_OPEN)
         return
     for s in found:
-        click.echo(f"#{s.id}  {_local(s.created_at, app.zone)}  {s.client or '-'}  ({s.plugin})")
+        dismissed = f"  dismissed {_local(s.dismissed_at, app.zone)}" if s.dismissed_at else ""
+        because = f": {s.dismissal_reason}" if s.dismissed_at and s.dismissal_reason else ""
+        click.echo(f"#{s.id}  {_local(s.created_at, app.zone)}  {s.client or '-'}  ({s.plugin}){dismissed}{because}")
         click.echo("".join(f"    {line}\n" for line in s.text.splitlines()))
+
+
+_NONE_OPEN = "No open suggestions; `coachsync suggestions --all` shows the dismissed ones."
+
+
+@suggestions.command("dismiss")
+@click.argument("suggestion_id", metavar="ID", type=int)
+@click.option("--reason", help="Why, or what you did about it (kept with the suggestion).")
+@click.pass_context
+def suggestions_dismiss(ctx: click.Context, suggestion_id: int, reason: str | None) -> None:
+    """Dismiss suggestion ID: it leaves the listing and stays in the record (`suggestions --all`)."""
+    app = _app(ctx)
+    found, before = app.dismiss_suggestion(suggestion_id, one_line(reason) if reason else None)
+    which = f"suggestion {found.id} ({found.client or 'no client'}, {found.plugin})"
+    when = _local(found.dismissed_at, app.zone)
+    because = f": {found.dismissal_reason}" if found.dismissal_reason else ""
+    if before:
+        click.echo(f"{which} was already dismissed on {when}{because}")
+        return
+    click.echo(f"{which} dismissed{because}; `coachsync suggestions --all` still shows it")
 
 
 # --- service: check, install-service ---

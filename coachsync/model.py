@@ -201,6 +201,8 @@ class SuggestionEntry:
     text: str
     created_at: datetime
     key: str = field(default="", compare=False)
+    dismissed_at: datetime | None = None  # the coach dismissed it; it stays, out of the default listing
+    dismissal_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

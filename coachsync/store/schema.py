@@ -341,6 +341,14 @@ MIGRATIONS: tuple[str, ...] = (
         ran_at  TEXT NOT NULL
     );
     """,
+    # a suggestion the coach dismissed: when and why; the suggestion itself stays, so the record is whole.
+    """
+    CREATE TABLE suggestion_dismissals (
+        suggestion_id  INTEGER PRIMARY KEY REFERENCES suggestions (id),
+        dismissed_at   TEXT NOT NULL,
+        reason         TEXT
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
