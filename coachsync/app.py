@@ -43,6 +43,7 @@ from .store import Store
 if TYPE_CHECKING:
     from .excuses import Excused
     from .mail import DeliveryReport
+    from .outbox_review import Edited
     from .plugins import Plugins
     from .policies import PolicyRunner
     from .sources.base import Source
@@ -236,6 +237,24 @@ class App:
 
     def outbox(self, status: MailStatus | None = None) -> list[OutboxMessage]:
         return self.store.outbox.messages(status)
+
+    def message_as_sent(self, message_id: int) -> str:
+        """Message `message_id` exactly as delivery would send or write it: headers and decoded body."""
+        from .outbox_review import as_sent
+
+        return as_sent(self.store.outbox.message(message_id), self.config.mail.sender)
+
+    def editable_message(self, message_id: int) -> OutboxMessage:
+        """The message, if its body may be edited (it waits for approval); else RefusedError."""
+        from .outbox_review import editable
+
+        return editable(self.store, message_id)
+
+    def save_message_edit(self, message: OutboxMessage, text: str | None) -> Edited:
+        """Keep the coach's edit of the body of `message` (as it read when the edit began)."""
+        from .outbox_review import save_edit
+
+        return save_edit(self.store, message, text, self.config.mail.sender, utc_now())
 
     def approve_message(self, message_id: int) -> OutboxMessage:
         return self.store.outbox.approve(message_id)

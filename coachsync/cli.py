@@ -726,6 +726,33 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
     click.echo(_table(headers, table))
 
 
+@outbox.command("show")
+@click.argument("message_id", metavar="ID", type=int)
+@click.pass_context
+def outbox_show(ctx: click.Context, message_id: int) -> None:
+    """Print message ID exactly as it is sent: its headers, then its body (decoded)."""
+    click.echo(_app(ctx).message_as_sent(message_id), nl=False)
+
+
+@outbox.command("edit")
+@click.argument("message_id", metavar="ID", type=int)
+@click.pass_context
+def outbox_edit(ctx: click.Context, message_id: int) -> None:
+    """Edit the body of message ID, which waits for approval, in $EDITOR; its headers stay as they are."""
+    app = _app(ctx)
+    message = app.editable_message(message_id)
+    edited = app.save_message_edit(message, click.edit(message.body, extension=".txt", require_save=True))
+    if edited.unchanged == "unchanged":
+        click.echo(f"outbox message {message_id} unchanged; nothing was saved")
+    elif edited.unchanged == "empty":
+        click.echo(f"outbox message {message_id}: the edit was empty; the message is left as it was")
+    else:
+        click.echo(
+            f"outbox message {message_id} to {edited.message.recipient} edited (the earlier text is kept);"
+            f" `coachsync outbox show {message_id}` shows it, `coachsync outbox approve {message_id}` queues it"
+        )
+
+
 @outbox.command("approve")
 @click.argument("message_id", metavar="ID", type=int)
 @click.pass_context

@@ -349,6 +349,16 @@ MIGRATIONS: tuple[str, ...] = (
         reason         TEXT
     );
     """,
+    # the coach's edits of an email's body before approving it: the text each edit replaced, and when.
+    """
+    CREATE TABLE outbox_edits (
+        id           INTEGER PRIMARY KEY,
+        outbox_id    INTEGER NOT NULL REFERENCES outbox (id),
+        body_before  TEXT NOT NULL,
+        edited_at    TEXT NOT NULL
+    );
+    CREATE INDEX outbox_edits_by_message ON outbox_edits (outbox_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
