@@ -41,7 +41,7 @@ from .standing import RESCHEDULE_KINDS, Standing, current_period_start, standing
 from .store import Store
 
 if TYPE_CHECKING:
-    from .excuses import Excused
+    from .excuses import Excused, TakenBack
     from .mail import DeliveryReport
     from .outbox_review import Edited
     from .plugins import Plugins
@@ -273,6 +273,12 @@ class App:
         from .excuses import excuse
 
         return excuse(self.store, change_id, reason, utc_now(), replace=replace)
+
+    def take_back_excuse(self, change_id: int, reason: str | None = None) -> TakenBack:
+        """The change counts against its client again; the fees excusing waived stay waived."""
+        from .excuses import take_back
+
+        return take_back(self.store, change_id, utc_now(), reason)
 
     def fees(self, client: str | None = None) -> list[FeeEntry]:
         return self.store.ledger.fees(client)

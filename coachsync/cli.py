@@ -242,7 +242,7 @@ def record_json(
         "instances": change.instances,
         "excused": record.excused,
         "reason": record.reason,
-        "excuses": [{"reason": e.reason, "at": _iso(e.at, zone)} for e in record.excuses],
+        "excuses": [{"reason": e.reason, "at": _iso(e.at, zone), "taken_back": e.taken_back} for e in record.excuses],
         **found,
     }
 
@@ -663,12 +663,20 @@ def _shell_word(text: str) -> str:
 
 @main.command()
 @click.argument("change_id", type=int)
-@click.option("--reason", required=True, help="Why it is excused (illness, emergency, coach-initiated…).")
+@click.option("--reason", help="Why it is excused (illness, emergency, coach-initiated…); with --undo, why not.")
 @click.option("--replace", is_flag=True, help="Replace the reason of an excused change; the earlier one is kept.")
+@click.option("--undo", is_flag=True, help="Take the excuse back: the change counts again; waived fees stay waived.")
 @click.pass_context
-def excuse(ctx: click.Context, change_id: int, reason: str, replace: bool) -> None:
+def excuse(ctx: click.Context, change_id: int, reason: str | None, replace: bool, undo: bool) -> None:
     """Mark a recorded change as excused; it then never counts against the client."""
+    if undo and replace:
+        raise click.UsageError("use either --undo or --replace, not both")
     app = _app(ctx)
+    if undo:
+        _take_back(app, change_id, one_line(reason) if reason else None)
+        return
+    if not reason:
+        raise click.UsageError("give --reason: say why the change is excused")
     excused = app.excuse(change_id, one_line(reason), replace=replace)
     record, change = excused.record, excused.record.change
     which = f"change {record.id} ({change.kind.value}, {change.client or 'no client'})"
@@ -677,6 +685,22 @@ def excuse(ctx: click.Context, change_id: int, reason: str, replace: bool) -> No
         return
     was = f" (was: {excused.replaced})" if excused.replaced is not None else ""
     click.echo(f"{which} excused: {record.reason}{was}")
+
+
+def _take_back(app: App, change_id: int, reason: str | None) -> None:
+    taken = app.take_back_excuse(change_id, reason)
+    change = taken.record.change
+    click.echo(
+        f"change {change_id} ({change.kind.value}, {change.client or 'no client'}): excuse taken back"
+        f" (was: {taken.excuse}); it counts against the agreement again, as `coachsync history` shows"
+    )
+    if taken.waived:
+        fees = ", ".join(f"{f.id} ({_amount(f.amount)} {f.currency})" for f in taken.waived)
+        where = f" --client {_shell_word(change.client)}" if change.client else ""
+        click.echo(
+            f"its waived fees stay waived, nothing is charged again: fee{'s' if len(taken.waived) > 1 else ''}"
+            f" {fees}; see `coachsync fees{where}`"
+        )
 
 
 # --- mail: outbox, send ---------------------------------------------------

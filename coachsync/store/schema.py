@@ -359,6 +359,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_edits_by_message ON outbox_edits (outbox_id);
     """,
+    # an excuse the coach took back is a step of the change's excuse trail, with why when they said.
+    """
+    ALTER TABLE excuses ADD COLUMN taken_back INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
