@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import json
 import logging
 import os
@@ -290,9 +288,11 @@ def _client_name(app: App, given: str | None, recorded: Callable[[], Iterable[st
 @click.option("--client", help="Only this client's records.")
 @click.option("--since", help="Only records detected on or after this date (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with the fields of --json, oldest first.")
 @click.pass_context
-def history(ctx: click.Context, client: str | None, since: str | None, as_json: bool) -> None:
+def history(ctx: click.Context, client: str | None, since: str | None, as_json: bool, as_csv: bool) -> None:
     """List every recorded reschedule and cancellation, with its standing against the agreement."""
+    _json_or_csv(as_json, as_csv)
     app = _app(ctx)
     client = _client_name(app, client, lambda: (r.change.client for r in app.history()))
     start = _parse_since(since, app.zone) if since else None
@@ -301,10 +301,12 @@ def history(ctx: click.Context, client: str | None, since: str | None, as_json: 
     events = [e for e in app.engagement_events(client) if start is None or e.at >= start]
     # When each client's current agreement began, so records from before the last revisit are marked.
     current = {name: _term_now(app, name) for name in {r.change.client for r in records}}
-    if as_json:
+    if as_json or as_csv:
+        from .exports import HISTORY_FIELDS
+
         entries = [(r.detected_at, record_json(r, app.zone, found[r.id], current[r.change.client])) for r in records]
         entries += [(e.at, engagement_json(e, app.zone)) for e in events]
-        click.echo(json.dumps([entry for _, entry in sorted(entries, key=lambda item: item[0])], indent=2))
+        _print_listing([entry for _, entry in sorted(entries, key=lambda item: item[0])], HISTORY_FIELDS, as_csv)
         return
     if not records and not events:
         click.echo("No reschedules recorded yet.")
@@ -330,6 +332,21 @@ def history(ctx: click.Context, client: str | None, since: str | None, as_json: 
     rows += [(e.at, _engagement_row(e, app.zone)) for e in events]
     headers = ("ID", "DETECTED", "CLIENT", "KIND", "SESSION", "NEW TIME", "NOTICE H", "STANDING", "EXCUSED", "SUMMARY")
     click.echo(_table(headers, [row for _, row in sorted(rows, key=lambda item: item[0])]))
+
+
+def _json_or_csv(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise click.UsageError("use either --json or --csv, not both")
+
+
+def _print_listing(items: list[dict[str, Any]], csv_fields: Sequence[str], as_csv: bool) -> None:
+    """A listing as --json prints it, or as CSV with the same fields (formulas guarded)."""
+    if as_csv:
+        from .exports import csv_text
+
+        click.echo(csv_text(csv_fields, items), nl=False)
+        return
+    click.echo(json.dumps(items, indent=2))
 
 
 def _term_now(app: App, client: str | None) -> datetime | None:
@@ -383,15 +400,19 @@ def engagement_json(event: EngagementEvent, zone: tzinfo) -> dict[str, Any]:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with the fields of --json.")
 @click.pass_context
-def clients(ctx: click.Context, as_json: bool) -> None:
+def clients(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     """Per client: status, upcoming sessions, allowance used, reschedules, late ones, no-shows, attendance."""
     from .app import utc_now
 
+    _json_or_csv(as_json, as_csv)
     app = _app(ctx)
     summaries = app.client_summaries(utc_now())
-    if as_json:
-        click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
+    if as_json or as_csv:
+        from .exports import CLIENT_FIELDS
+
+        _print_listing([s.as_json() for s in summaries], CLIENT_FIELDS, as_csv)
         return
     headers = (
         "CLIENT",
@@ -433,22 +454,26 @@ def clients(ctx: click.Context, as_json: bool) -> None:
 @click.option("--past", default=14, show_default=True, type=click.IntRange(min=0), help="Days back.")
 @click.option("--ahead", default=14, show_default=True, type=click.IntRange(min=0), help="Days ahead.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, earliest first.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with the fields of --json, earliest first.")
 @click.pass_context
-def sessions(ctx: click.Context, client: str | None, past: int, ahead: int, as_json: bool) -> None:
+def sessions(ctx: click.Context, client: str | None, past: int, ahead: int, as_json: bool, as_csv: bool) -> None:
     """Sessions around today with their references (S142) and how they went: upcoming, held, no_show,
     cancelled, moved."""
     from datetime import timedelta
 
     from .app import utc_now
 
+    _json_or_csv(as_json, as_csv)
     app = _app(ctx)
     now = utc_now()
     names = [_configured_client(app, client)] if client else [c.name for c in app.config.clients]
     start, end = now - timedelta(days=past), now + timedelta(days=ahead)
     found = [item for name in names for item in app.sessions(name, start, end, now)]
     found.sort(key=lambda item: (item[1].start, item[0]))
-    if as_json:
-        click.echo(json.dumps([session_json(ref, row, app.zone) for ref, row in found], indent=2))
+    if as_json or as_csv:
+        from .exports import SESSION_FIELDS
+
+        _print_listing([session_json(ref, row, app.zone) for ref, row in found], SESSION_FIELDS, as_csv)
         return
     if not found:
         click.echo(f"No sessions from {past} days back to {ahead} days ahead.")
@@ -855,13 +880,6 @@ def fee_steps_json(fee: FeeEntry, zone: tzinfo) -> list[dict[str, Any]]:
     ]
 
 
-def _spreadsheet_safe(value: object) -> object:
-    """Reasons can quote calendar text; a cell starting with = + - @ would run as a spreadsheet formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
@@ -907,11 +925,9 @@ def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool, su
         click.echo(json.dumps(steps, indent=2))
         return
     if as_csv:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(FEE_FIELDS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({key: _spreadsheet_safe(value) for key, value in fee.items()} for fee in ledger)
-        click.echo(out.getvalue(), nl=False)
+        from .exports import csv_text
+
+        click.echo(csv_text(FEE_FIELDS, ledger), nl=False)
         return
     if not ledger:
         click.echo("No fees recorded.")
@@ -954,11 +970,9 @@ def _fee_summary(entries: Sequence[FeeEntry], as_json: bool, as_csv: bool) -> No
         click.echo(json.dumps(rows, indent=2))
         return
     if as_csv:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=["client", "currency", "owed", "paid", "waived"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({key: _spreadsheet_safe(value) for key, value in row.items()} for row in rows)
-        click.echo(out.getvalue(), nl=False)
+        from .exports import csv_text
+
+        click.echo(csv_text(("client", "currency", "owed", "paid", "waived"), rows), nl=False)
         return
     if not rows:
         click.echo("No fees recorded.")
