@@ -283,6 +283,13 @@ class App:
     def fees(self, client: str | None = None) -> list[FeeEntry]:
         return self.store.ledger.fees(client)
 
+    def invoice_export(self, kind: str, fees: Sequence[FeeEntry], now: datetime) -> str:
+        """`fees` as invoices for the accounting tool `kind` (xero, quickbooks), issued today."""
+        from .exports import invoice_csv
+
+        sessions = {r.id: r.change.old_start.astimezone(self.zone).date() for r in self.store.history.records()}
+        return invoice_csv(kind, fees, sessions, now.astimezone(self.zone).date(), self.config.fees.export)
+
     def fee(self, fee_id: int) -> FeeEntry:
         return self.store.ledger.fee(fee_id)
 

@@ -904,21 +904,52 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header row, oldest first.")
 @click.option("--summary", is_flag=True, help="Totals owed, paid and waived per client and currency.")
+@click.option("--currency", metavar="CODE", help="Only the fees in this currency (EUR).")
+@click.option(
+    "--format",
+    "invoice_format",
+    type=click.Choice(["xero", "quickbooks"]),
+    help="With --csv: invoices to import into Xero or QuickBooks Online, one per client, of the owed fees.",
+)
+@click.option("--all", "show_all", is_flag=True, help="With --format: the paid fees too (never the waived ones).")
 @click.pass_context
-def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool, summary: bool) -> None:
+def fees(
+    ctx: click.Context,
+    client: str | None,
+    as_json: bool,
+    as_csv: bool,
+    summary: bool,
+    currency: str | None,
+    invoice_format: str | None,
+    show_all: bool,
+) -> None:
     """The fee ledger: every fee the policies charged, owed, paid or waived."""
     if ctx.invoked_subcommand is not None:
         return
     if as_json and as_csv:
         raise click.UsageError("use either --json or --csv, not both")
+    if invoice_format is not None and (not as_csv or summary):
+        raise click.UsageError("--format goes with --csv and without --summary: fees --csv --format xero")
+    if show_all and invoice_format is None:
+        raise click.UsageError("--all goes with --format xero or quickbooks; the ledger always lists every fee")
     app = _app(ctx)
     client = _client_name(
         app, client, lambda: [f.client for f in app.fees()] + [r.change.client for r in app.history()]
     )
-    if summary:
-        _fee_summary(app.fees(client=client), as_json, as_csv)
-        return
     entries = app.fees(client=client)
+    if currency is not None:
+        entries = [fee for fee in entries if fee.currency == currency.strip().upper()]
+    if summary:
+        _fee_summary(entries, as_json, as_csv)
+        return
+    if invoice_format is not None:
+        from .app import utc_now
+        from .model import FeeStatus
+
+        billed = {FeeStatus.OWED, FeeStatus.PAID} if show_all else {FeeStatus.OWED}
+        invoices = app.invoice_export(invoice_format, [f for f in entries if f.status in billed], utc_now())
+        click.echo(invoices, nl=False)
+        return
     ledger = [fee_json(fee) for fee in entries]
     if as_json:
         steps = [{**row, "steps": fee_steps_json(fee, app.zone)} for row, fee in zip(ledger, entries, strict=True)]
