@@ -693,7 +693,7 @@ def _shell_word(text: str) -> str:
 @click.option("--undo", is_flag=True, help="Take the excuse back: the change counts again; waived fees stay waived.")
 @click.pass_context
 def excuse(ctx: click.Context, change_id: int, reason: str | None, replace: bool, undo: bool) -> None:
-    """Mark a recorded change as excused; it then never counts against the client."""
+    """Mark a recorded change as excused; it then never counts against the client (--undo takes it back)."""
     if undo and replace:
         raise click.UsageError("use either --undo or --replace, not both")
     app = _app(ctx)
