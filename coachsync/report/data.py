@@ -352,7 +352,10 @@ def _pauses(events: Sequence[EngagementEvent], since: datetime, now: datetime, z
             end = min(end, local_midnight(event.until, zone))
         if end < since or event.at > now:
             continue
-        label = "ended" if event.kind is EngagementKind.END else "paused"
+        if event.kind is EngagementKind.END:
+            label = "ended"
+        else:
+            label = f"paused until {event.until.isoformat()}" if event.until else "paused"
         spans.append(Span(max(event.at, since).astimezone(zone), min(end, now).astimezone(zone), label))
     return tuple(spans)
 
