@@ -280,12 +280,13 @@ def _today(axes: Axes, now: datetime) -> None:
 
 
 def _date_axis(axes: Axes, start: datetime, end: datetime) -> None:
-    """Month ticks (weeks when the span is short), computed here: matplotlib's date locators cost more."""
+    """Month ticks (every week or two when the span is short), computed here: matplotlib's date locators cost more."""
     axes.set_xlim(_x(start) - 1, _x(end) + 1)
     days = (end - start).days
-    if days <= 45:
+    if days <= 70:
         first = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        ticks = [first + timedelta(days=7 * n) for n in range(days // 7 + 1)]
+        step = 7 if days <= 35 else 14
+        ticks = [first + timedelta(days=step * n) for n in range(days // step + 1)]
         _fixed(axes, "x", [_x(t) for t in ticks], [t.strftime("%d %b") for t in ticks])
         return
     months = list(_month_starts(start, end))
