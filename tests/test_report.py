@@ -18,7 +18,7 @@ from lxml import html as lxml_html
 
 from coachsync.app import App
 from coachsync.attendance import SessionState
-from coachsync.model import ChangeKind, FeeStatus
+from coachsync.model import ChangeKind, FeeStatus, SuggestionEntry
 from coachsync.report import render_report
 from coachsync.report.data import AHEAD
 
@@ -279,3 +279,23 @@ def test_render_report_is_the_whole_document_for_other_callers(coach: Coach, ope
 
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert lxml_html.fromstring(page.encode()).xpath("//section/@data-client") == ["Bob Builder"]
+
+
+def test_only_open_suggestions_are_shown_and_counted(coach: Coach, open_app: OpenApp) -> None:
+    app = open_app(coach)
+    app.store.ledger.add_suggestions(
+        [
+            SuggestionEntry(0, None, "cadence", "Alice Example", "Ask Alice how things are", NOW - 200 * DAY, "k:1"),
+            SuggestionEntry(0, None, "cadence", "Alice Example", "Revisit the agreement", NOW - DAY, "k:2"),
+        ]
+    )
+    first, second = app.suggestions()
+    assert cli(coach, "suggestions", "dismiss", str(second.id)).exit_code == 0
+
+    page = _report(coach)
+
+    assert _table(page, "Alice Example", "suggestions") == [
+        [str(first.id), first.created_at.astimezone(app.zone).strftime("%Y-%m-%d"), "cadence", first.text]
+    ]
+    (count,) = page.xpath('//tr[@data-client="Alice Example"]/td[@data-field="suggestions"]')
+    assert count.text_content() == "1"

@@ -35,7 +35,7 @@ def report_data(app: App, *, now: datetime, since: datetime, client: str | None 
         if not summaries:
             raise NotFoundError(f"{client!r} is not a client in the config; add them under clients: first")
     fees = app.fees()
-    suggestions = app.suggestions()
+    suggestions = app.suggestions()  # the open ones; dismissed suggestions are left out
     sessions = app.sessions_of([s.name for s in summaries], since, now + AHEAD, now)
     inputs = [
         ClientInputs(

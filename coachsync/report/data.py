@@ -59,7 +59,7 @@ class ClientInputs:
     sessions: Sequence[tuple[int, SessionRow]]  # from `since` to a little past now, with references
     events: Sequence[EngagementEvent]
     fees: Sequence[FeeEntry]
-    suggestions: Sequence[SuggestionEntry]
+    suggestions: Sequence[SuggestionEntry]  # the open ones: not dismissed
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,11 +287,8 @@ def _client(item: ClientInputs, index: int, now: datetime, since: datetime, zone
         for f in item.fees
         if f.created_at >= since or f.status is FeeStatus.OWED
     )
-    suggestions = tuple(
-        SuggestionRow(s.id, s.created_at.astimezone(zone), s.plugin, s.text)
-        for s in item.suggestions
-        if s.created_at >= since
-    )
+    # Open is not dismissed: an open suggestion is shown however old it is.
+    suggestions = tuple(SuggestionRow(s.id, s.created_at.astimezone(zone), s.plugin, s.text) for s in item.suggestions)
     return ClientReport(
         name=item.name,
         anchor=f"client-{index}",
