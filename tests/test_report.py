@@ -264,11 +264,13 @@ def test_client_since_and_standard_output(coach: Coach, open_app: OpenApp) -> No
 def test_an_unknown_client_or_date_is_one_line_naming_the_fix(coach: Coach) -> None:
     unknown = cli(coach, "report", "--client", "Alicia Example")
     bad_day = cli(coach, "report", "--since", "last week")
+    tomorrow = cli(coach, "report", "--since", "2026-12-02")
     unwritable = cli(coach, "report", "--output", str(coach.root / "missing" / "report.html"))
 
     assert (unknown.exit_code, bad_day.exit_code, unwritable.exit_code) == (2, 2, 2)
     assert "did you mean 'Alice Example'?" in unknown.stderr
     assert "use YYYY-MM-DD" in bad_day.stderr
+    assert tomorrow.exit_code == 2 and "'2026-12-02' is not before today" in tomorrow.stderr
     assert unwritable.stderr.strip().endswith("choose another --output")
     assert len(unwritable.stderr.strip().splitlines()) == 1
     assert not (coach.root / "report.html").exists()
