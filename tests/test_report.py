@@ -9,7 +9,10 @@ and `clients --json` say, never with a string written out here by hand.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -301,3 +304,39 @@ def test_only_open_suggestions_are_shown_and_counted(coach: Coach, open_app: Ope
     ]
     (count,) = page.xpath('//tr[@data-client="Alice Example"]/td[@data-field="suggestions"]')
     assert count.text_content() == "1"
+
+
+@pytest.mark.parametrize(("ci", "outcome", "code"), [("1", "1 error", 1), (None, "1 skipped", 0)])
+def test_the_browser_test_fails_under_ci_without_a_browser_and_skips_elsewhere(
+    ci: str | None, outcome: str, code: int, tmp_path: Path
+) -> None:
+    # A PATH with only the interpreter's directory: no chromium and no chromedriver on it.
+    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    env["PATH"] = str(Path(sys.executable).parent)
+    if ci is not None:
+        env["CI"] = ci
+    browser_test = Path(__file__).with_name("test_report_browser.py")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            str(browser_test),
+            "-k",
+            "renders_without_errors",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+
+    assert (done.returncode, outcome in done.stdout) == (code, True), done.stdout
+    assert "no Chromium with chromedriver found" in done.stdout
