@@ -472,6 +472,31 @@ def clients(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     click.echo(_table(headers, rows))
 
 
+@main.command()
+@click.option("--client", metavar="NAME", help="Only this client.")
+@click.option("--since", metavar="YYYY-MM-DD", help="From this day on; by default six months back.")
+@click.option("--output", default="report.html", show_default=True, metavar="FILE", help="The file; - prints it.")
+@click.pass_context
+def report(ctx: click.Context, client: str | None, since: str | None, output: str) -> None:
+    """Write a self-contained HTML report: the practice at a glance, then each client's charts and tables."""
+    from datetime import timedelta
+
+    from .app import utc_now
+    from .report import render_report, write_report
+
+    app = _app(ctx)
+    now = utc_now()
+    name = _configured_client(app, client) if client else None
+    start = _parse_since(since, app.zone) if since else now - timedelta(days=183)
+    if start >= now:
+        raise click.BadParameter(
+            f"{since!r} is not before today; give the first day the report covers", param_hint="--since"
+        )
+    written = write_report(render_report(app, now=now, since=start, client=name), output)
+    if written is not None:
+        click.echo(f"Report written to {written}", err=True)
+
+
 # --- sessions and no-shows ----------------------------------------------------
 
 
