@@ -7,8 +7,8 @@ DEMO_CONFIG := config/demo.yaml
 
 # What `make test-servers` needs from Debian: Cyrus (CalDAV, IMAP to create users, SASL passwords) and DAViCal.
 SERVER_PACKAGES := cyrus-caldav cyrus-imapd sasl2-bin libsasl2-modules davical apache2 libapache2-mod-php postgresql
-# What the report's browser test needs from Debian: headless Chromium and the driver Selenium talks to.
-BROWSER_PACKAGES := chromium chromium-driver
+# What the report's browser test needs from Debian: headless Chromium, the driver Selenium talks to, and a font to lay text out in.
+BROWSER_PACKAGES := chromium chromium-driver fonts-dejavu-core
 APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
 .PHONY: run test test-servers browser lint bench sync clean
