@@ -392,7 +392,10 @@ class App:
         events = self.store.engagements.events(name)
         found = standings(own, agreement, events, self.zone)
         counted = [r for r, s in zip(own, found, strict=True) if s.counts]
-        late = sum(s.late for s in found if s.counts)
+        # A no-show gives no notice at all; it has its own column, so LATE is the changes made too late.
+        late = sum(
+            s.late for r, s in zip(own, found, strict=True) if s.counts and r.change.kind is not ChangeKind.NO_SHOW
+        )
         engagement = engagement_at(events, now, self.zone)
         since = current_period_start(own, agreement, events, now, self.zone)
         rows = session_rows(sessions, own, name, since, now, now)
