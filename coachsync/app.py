@@ -199,12 +199,12 @@ class App:
         return PassSettings(window, self.zone, self.match_client, accept_mass_change, self.policies)
 
     def sync_calendar(self, name: str, now: datetime, accept_mass_change: bool = False) -> PassReport:
-        from .sync import retry_policies, run_pass
+        from .sync import checked_pass, retry_policies
 
         settings = self.settings(now, accept_mass_change)
         # Plugins that failed on earlier changes run first, so a change is never tried twice in one pass.
         retry_policies(self.store, name, settings, now)
-        return run_pass(self.store, self.sources[name], now, settings)
+        return checked_pass(self.store, self.sources[name], now, settings)
 
     def sync_all(self, now: datetime, accept_mass_change: bool = False) -> Iterator[PassReport | PassFailure]:
         """One pass per calendar; a calendar that fails does not stop the others."""
