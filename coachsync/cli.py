@@ -425,6 +425,27 @@ def clients(ctx: click.Context, as_json: bool) -> None:
     click.echo(_table(headers, rows))
 
 
+@main.command()
+@click.option("--client", help="Only this client.")
+@click.option("--since", help="From this date (YYYY-MM-DD); default six months ago.")
+@click.option("--output", default="report.html", show_default=True, metavar="FILE", help="The file; - prints it.")
+@click.pass_context
+def report(ctx: click.Context, client: str | None, since: str | None, output: str) -> None:
+    """Write a self-contained HTML report: the practice at a glance, then each client's charts and tables."""
+    from datetime import timedelta
+
+    from .app import utc_now
+    from .report import render_report, write_report
+
+    app = _app(ctx)
+    now = utc_now()
+    name = _configured_client(app, client) if client else None
+    start = _parse_since(since, app.zone) if since else now - timedelta(days=183)
+    written = write_report(render_report(app, now=now, since=start, client=name), output)
+    if written is not None:
+        click.echo(f"Report written to {written}", err=True)
+
+
 # --- sessions and no-shows ----------------------------------------------------
 
 
