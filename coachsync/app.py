@@ -220,6 +220,12 @@ class App:
 
         return run_daily(self.store, self.config, self.policies, self._occurrences, self.zone, now)
 
+    def queue_weekly_digest(self, now: datetime) -> OutboxMessage | None:
+        """The week's digest to the coach, when it is due and not yet queued (else None)."""
+        from .digest import queue_weekly_digest
+
+        return queue_weekly_digest(self, now)
+
     def open_policy_failures(self, calendar: str | None = None) -> list[PolicyFailure]:
         """Plugins that failed on a change and are retried on every pass; a plugin switched off since
         is left out, as it is not retried until it is back on."""
