@@ -41,8 +41,9 @@ from .standing import RESCHEDULE_KINDS, Standing, current_period_start, standing
 from .store import Store
 
 if TYPE_CHECKING:
-    from .excuses import Excused
+    from .excuses import Excused, TakenBack
     from .mail import DeliveryReport
+    from .outbox_review import Edited
     from .plugins import Plugins
     from .policies import PolicyRunner
     from .sources.base import Source
@@ -243,6 +244,24 @@ class App:
     def outbox(self, status: MailStatus | None = None) -> list[OutboxMessage]:
         return self.store.outbox.messages(status)
 
+    def message_as_sent(self, message_id: int) -> str:
+        """Message `message_id` exactly as delivery would send or write it: headers and decoded body."""
+        from .outbox_review import as_sent
+
+        return as_sent(self.store.outbox.message(message_id), self.config.mail.sender)
+
+    def editable_message(self, message_id: int) -> OutboxMessage:
+        """The message, if its body may be edited (it waits for approval); else RefusedError."""
+        from .outbox_review import editable
+
+        return editable(self.store, message_id)
+
+    def save_message_edit(self, message: OutboxMessage, text: str | None) -> Edited:
+        """Keep the coach's edit of the body of `message` (as it read when the edit began)."""
+        from .outbox_review import save_edit
+
+        return save_edit(self.store, message, text, self.config.mail.sender, utc_now())
+
     def approve_message(self, message_id: int) -> OutboxMessage:
         return self.store.outbox.approve(message_id)
 
@@ -261,8 +280,21 @@ class App:
 
         return excuse(self.store, change_id, reason, utc_now(), replace=replace)
 
+    def take_back_excuse(self, change_id: int, reason: str | None = None) -> TakenBack:
+        """The change counts against its client again; the fees excusing waived stay waived."""
+        from .excuses import take_back
+
+        return take_back(self.store, change_id, utc_now(), reason)
+
     def fees(self, client: str | None = None) -> list[FeeEntry]:
         return self.store.ledger.fees(client)
+
+    def invoice_export(self, kind: str, fees: Sequence[FeeEntry], now: datetime) -> str:
+        """`fees` as invoices for the accounting tool `kind` (xero, quickbooks), issued today."""
+        from .exports import invoice_csv
+
+        sessions = {r.id: r.change.old_start.astimezone(self.zone).date() for r in self.store.history.records()}
+        return invoice_csv(kind, fees, sessions, now.astimezone(self.zone).date(), self.config.fees.export)
 
     def fee(self, fee_id: int) -> FeeEntry:
         return self.store.ledger.fee(fee_id)
@@ -276,8 +308,14 @@ class App:
     def mark_fee_unpaid(self, fee_id: int, note: str | None = None) -> FeeEntry:
         return self.store.ledger.mark_unpaid(fee_id, utc_now(), note)
 
-    def suggestions(self) -> list[SuggestionEntry]:
-        return self.store.ledger.suggestions()
+    def suggestions(self, dismissed: bool = False) -> list[SuggestionEntry]:
+        """The suggestions, oldest first; the ones the coach dismissed only when `dismissed`."""
+        return self.store.ledger.suggestions(dismissed)
+
+    def dismiss_suggestion(self, suggestion_id: int, reason: str | None = None) -> tuple[SuggestionEntry, bool]:
+        """Dismiss a suggestion; returns it and whether it was dismissed before (then it keeps that dismissal)."""
+        before = self.store.ledger.suggestion(suggestion_id)
+        return self.store.ledger.dismiss_suggestion(suggestion_id, utc_now(), reason), before.dismissed_at is not None
 
     def client_summaries(self, now: datetime) -> list[ClientSummary]:
         upcoming: Counter[str] = Counter()

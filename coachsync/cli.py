@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import json
 import logging
 import os
@@ -242,7 +240,7 @@ def record_json(
         "instances": change.instances,
         "excused": record.excused,
         "reason": record.reason,
-        "excuses": [{"reason": e.reason, "at": _iso(e.at, zone)} for e in record.excuses],
+        "excuses": [{"reason": e.reason, "at": _iso(e.at, zone), "taken_back": e.taken_back} for e in record.excuses],
         **found,
     }
 
@@ -290,9 +288,11 @@ def _client_name(app: App, given: str | None, recorded: Callable[[], Iterable[st
 @click.option("--client", help="Only this client's records.")
 @click.option("--since", help="Only records detected on or after this date (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with the fields of --json, oldest first.")
 @click.pass_context
-def history(ctx: click.Context, client: str | None, since: str | None, as_json: bool) -> None:
+def history(ctx: click.Context, client: str | None, since: str | None, as_json: bool, as_csv: bool) -> None:
     """List every recorded reschedule and cancellation, with its standing against the agreement."""
+    _json_or_csv(as_json, as_csv)
     app = _app(ctx)
     client = _client_name(app, client, lambda: (r.change.client for r in app.history()))
     start = _parse_since(since, app.zone) if since else None
@@ -301,10 +301,12 @@ def history(ctx: click.Context, client: str | None, since: str | None, as_json: 
     events = [e for e in app.engagement_events(client) if start is None or e.at >= start]
     # When each client's current agreement began, so records from before the last revisit are marked.
     current = {name: _term_now(app, name) for name in {r.change.client for r in records}}
-    if as_json:
+    if as_json or as_csv:
+        from .exports import HISTORY_FIELDS
+
         entries = [(r.detected_at, record_json(r, app.zone, found[r.id], current[r.change.client])) for r in records]
         entries += [(e.at, engagement_json(e, app.zone)) for e in events]
-        click.echo(json.dumps([entry for _, entry in sorted(entries, key=lambda item: item[0])], indent=2))
+        _print_listing([entry for _, entry in sorted(entries, key=lambda item: item[0])], HISTORY_FIELDS, as_csv)
         return
     if not records and not events:
         click.echo("No reschedules recorded yet.")
@@ -330,6 +332,21 @@ def history(ctx: click.Context, client: str | None, since: str | None, as_json: 
     rows += [(e.at, _engagement_row(e, app.zone)) for e in events]
     headers = ("ID", "DETECTED", "CLIENT", "KIND", "SESSION", "NEW TIME", "NOTICE H", "STANDING", "EXCUSED", "SUMMARY")
     click.echo(_table(headers, [row for _, row in sorted(rows, key=lambda item: item[0])]))
+
+
+def _json_or_csv(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise click.UsageError("use either --json or --csv, not both")
+
+
+def _print_listing(items: list[dict[str, Any]], csv_fields: Sequence[str], as_csv: bool) -> None:
+    """A listing as --json prints it, or as CSV with the same fields (formulas guarded)."""
+    if as_csv:
+        from .exports import csv_text
+
+        click.echo(csv_text(csv_fields, items), nl=False)
+        return
+    click.echo(json.dumps(items, indent=2))
 
 
 def _term_now(app: App, client: str | None) -> datetime | None:
@@ -383,15 +400,19 @@ def engagement_json(event: EngagementEvent, zone: tzinfo) -> dict[str, Any]:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with the fields of --json.")
 @click.pass_context
-def clients(ctx: click.Context, as_json: bool) -> None:
+def clients(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     """Per client: status, upcoming sessions, allowance used, reschedules, late ones, no-shows, attendance."""
     from .app import utc_now
 
+    _json_or_csv(as_json, as_csv)
     app = _app(ctx)
     summaries = app.client_summaries(utc_now())
-    if as_json:
-        click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
+    if as_json or as_csv:
+        from .exports import CLIENT_FIELDS
+
+        _print_listing([s.as_json() for s in summaries], CLIENT_FIELDS, as_csv)
         return
     headers = (
         "CLIENT",
@@ -454,22 +475,26 @@ def report(ctx: click.Context, client: str | None, since: str | None, output: st
 @click.option("--past", default=14, show_default=True, type=click.IntRange(min=0), help="Days back.")
 @click.option("--ahead", default=14, show_default=True, type=click.IntRange(min=0), help="Days ahead.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, earliest first.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with the fields of --json, earliest first.")
 @click.pass_context
-def sessions(ctx: click.Context, client: str | None, past: int, ahead: int, as_json: bool) -> None:
+def sessions(ctx: click.Context, client: str | None, past: int, ahead: int, as_json: bool, as_csv: bool) -> None:
     """Sessions around today with their references (S142) and how they went: upcoming, held, no_show,
     cancelled, moved."""
     from datetime import timedelta
 
     from .app import utc_now
 
+    _json_or_csv(as_json, as_csv)
     app = _app(ctx)
     now = utc_now()
     names = [_configured_client(app, client)] if client else [c.name for c in app.config.clients]
     start, end = now - timedelta(days=past), now + timedelta(days=ahead)
     found = [item for name in names for item in app.sessions(name, start, end, now)]
     found.sort(key=lambda item: (item[1].start, item[0]))
-    if as_json:
-        click.echo(json.dumps([session_json(ref, row, app.zone) for ref, row in found], indent=2))
+    if as_json or as_csv:
+        from .exports import SESSION_FIELDS
+
+        _print_listing([session_json(ref, row, app.zone) for ref, row in found], SESSION_FIELDS, as_csv)
         return
     if not found:
         click.echo(f"No sessions from {past} days back to {ahead} days ahead.")
@@ -684,12 +709,20 @@ def _shell_word(text: str) -> str:
 
 @main.command()
 @click.argument("change_id", type=int)
-@click.option("--reason", required=True, help="Why it is excused (illness, emergency, coach-initiated…).")
+@click.option("--reason", help="Why it is excused (illness, emergency, coach-initiated…); with --undo, why not.")
 @click.option("--replace", is_flag=True, help="Replace the reason of an excused change; the earlier one is kept.")
+@click.option("--undo", is_flag=True, help="Take the excuse back: the change counts again; waived fees stay waived.")
 @click.pass_context
-def excuse(ctx: click.Context, change_id: int, reason: str, replace: bool) -> None:
+def excuse(ctx: click.Context, change_id: int, reason: str | None, replace: bool, undo: bool) -> None:
     """Mark a recorded change as excused; it then never counts against the client."""
+    if undo and replace:
+        raise click.UsageError("use either --undo or --replace, not both")
     app = _app(ctx)
+    if undo:
+        _take_back(app, change_id, one_line(reason) if reason else None)
+        return
+    if not reason:
+        raise click.UsageError("give --reason: say why the change is excused")
     excused = app.excuse(change_id, one_line(reason), replace=replace)
     record, change = excused.record, excused.record.change
     which = f"change {record.id} ({change.kind.value}, {change.client or 'no client'})"
@@ -698,6 +731,22 @@ def excuse(ctx: click.Context, change_id: int, reason: str, replace: bool) -> No
         return
     was = f" (was: {excused.replaced})" if excused.replaced is not None else ""
     click.echo(f"{which} excused: {record.reason}{was}")
+
+
+def _take_back(app: App, change_id: int, reason: str | None) -> None:
+    taken = app.take_back_excuse(change_id, reason)
+    change = taken.record.change
+    click.echo(
+        f"change {change_id} ({change.kind.value}, {change.client or 'no client'}): excuse taken back"
+        f" (was: {taken.excuse}); it counts against the agreement again, as `coachsync history` shows"
+    )
+    if taken.waived:
+        fees = ", ".join(f"{f.id} ({_amount(f.amount)} {f.currency})" for f in taken.waived)
+        where = f" --client {_shell_word(change.client)}" if change.client else ""
+        click.echo(
+            f"its waived fees stay waived, nothing is charged again: fee{'s' if len(taken.waived) > 1 else ''}"
+            f" {fees}; see `coachsync fees{where}`"
+        )
 
 
 # --- mail: outbox, send ---------------------------------------------------
@@ -745,6 +794,33 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
         for m in messages
     ]
     click.echo(_table(headers, table))
+
+
+@outbox.command("show")
+@click.argument("message_id", metavar="ID", type=int)
+@click.pass_context
+def outbox_show(ctx: click.Context, message_id: int) -> None:
+    """Print message ID exactly as it is sent: its headers, then its body (decoded)."""
+    click.echo(_app(ctx).message_as_sent(message_id), nl=False)
+
+
+@outbox.command("edit")
+@click.argument("message_id", metavar="ID", type=int)
+@click.pass_context
+def outbox_edit(ctx: click.Context, message_id: int) -> None:
+    """Edit the body of message ID, which waits for approval, in $EDITOR; its headers stay as they are."""
+    app = _app(ctx)
+    message = app.editable_message(message_id)
+    edited = app.save_message_edit(message, click.edit(message.body, extension=".txt", require_save=True))
+    if edited.unchanged == "unchanged":
+        click.echo(f"outbox message {message_id} unchanged; nothing was saved")
+    elif edited.unchanged == "empty":
+        click.echo(f"outbox message {message_id}: the edit was empty; the message is left as it was")
+    else:
+        click.echo(
+            f"outbox message {message_id} to {edited.message.recipient} edited (the earlier text is kept);"
+            f" `coachsync outbox show {message_id}` shows it, `coachsync outbox approve {message_id}` queues it"
+        )
 
 
 @outbox.command("approve")
@@ -844,13 +920,6 @@ def fee_steps_json(fee: FeeEntry, zone: tzinfo) -> list[dict[str, Any]]:
     ]
 
 
-def _spreadsheet_safe(value: object) -> object:
-    """Reasons can quote calendar text; a cell starting with = + - @ would run as a spreadsheet formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
@@ -875,32 +944,61 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header row, oldest first.")
 @click.option("--summary", is_flag=True, help="Totals owed, paid and waived per client and currency.")
+@click.option("--currency", metavar="CODE", help="Only the fees in this currency (EUR).")
+@click.option(
+    "--format",
+    "invoice_format",
+    type=click.Choice(["xero", "quickbooks"]),
+    help="With --csv: invoices to import into Xero or QuickBooks Online, one per client, of the owed fees.",
+)
+@click.option("--all", "show_all", is_flag=True, help="With --format: the paid fees too (never the waived ones).")
 @click.pass_context
-def fees(ctx: click.Context, client: str | None, as_json: bool, as_csv: bool, summary: bool) -> None:
+def fees(
+    ctx: click.Context,
+    client: str | None,
+    as_json: bool,
+    as_csv: bool,
+    summary: bool,
+    currency: str | None,
+    invoice_format: str | None,
+    show_all: bool,
+) -> None:
     """The fee ledger: every fee the policies charged, owed, paid or waived."""
     if ctx.invoked_subcommand is not None:
         return
     if as_json and as_csv:
         raise click.UsageError("use either --json or --csv, not both")
+    if invoice_format is not None and (not as_csv or summary):
+        raise click.UsageError("--format goes with --csv and without --summary: fees --csv --format xero")
+    if show_all and invoice_format is None:
+        raise click.UsageError("--all goes with --format xero or quickbooks; the ledger always lists every fee")
     app = _app(ctx)
     client = _client_name(
         app, client, lambda: [f.client for f in app.fees()] + [r.change.client for r in app.history()]
     )
-    if summary:
-        _fee_summary(app.fees(client=client), as_json, as_csv)
-        return
     entries = app.fees(client=client)
+    if currency is not None:
+        entries = [fee for fee in entries if fee.currency == currency.strip().upper()]
+    if summary:
+        _fee_summary(entries, as_json, as_csv)
+        return
+    if invoice_format is not None:
+        from .app import utc_now
+        from .model import FeeStatus
+
+        billed = {FeeStatus.OWED, FeeStatus.PAID} if show_all else {FeeStatus.OWED}
+        invoices = app.invoice_export(invoice_format, [f for f in entries if f.status in billed], utc_now())
+        click.echo(invoices, nl=False)
+        return
     ledger = [fee_json(fee) for fee in entries]
     if as_json:
         steps = [{**row, "steps": fee_steps_json(fee, app.zone)} for row, fee in zip(ledger, entries, strict=True)]
         click.echo(json.dumps(steps, indent=2))
         return
     if as_csv:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(FEE_FIELDS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({key: _spreadsheet_safe(value) for key, value in fee.items()} for fee in ledger)
-        click.echo(out.getvalue(), nl=False)
+        from .exports import csv_text
+
+        click.echo(csv_text(FEE_FIELDS, ledger), nl=False)
         return
     if not ledger:
         click.echo("No fees recorded.")
@@ -943,11 +1041,9 @@ def _fee_summary(entries: Sequence[FeeEntry], as_json: bool, as_csv: bool) -> No
         click.echo(json.dumps(rows, indent=2))
         return
     if as_csv:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=["client", "currency", "owed", "paid", "waived"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({key: _spreadsheet_safe(value) for key, value in row.items()} for row in rows)
-        click.echo(out.getvalue(), nl=False)
+        from .exports import csv_text
+
+        click.echo(csv_text(("client", "currency", "owed", "paid", "waived"), rows), nl=False)
         return
     if not rows:
         click.echo("No fees recorded.")
@@ -1000,13 +1096,17 @@ def waive(ctx: click.Context, fee_id: int, reason: str) -> None:
     click.echo(f"{what} waived: {fee.waived_reason}")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, oldest first.")
+@click.option("--all", "show_all", is_flag=True, help="The dismissed ones too.")
 @click.pass_context
-def suggestions(ctx: click.Context, as_json: bool) -> None:
-    """What the policies suggest (revisit the agreement, end the engagement), with why."""
+def suggestions(ctx: click.Context, as_json: bool, show_all: bool) -> None:
+    """What the policies suggest (revisit the agreement, end the engagement), with why; dismiss the ones
+    you dealt with."""
+    if ctx.invoked_subcommand is not None:
+        return
     app = _app(ctx)
-    found = app.suggestions()
+    found = app.suggestions(dismissed=show_all)
     if as_json:
         listed = [
             {
@@ -1015,17 +1115,41 @@ def suggestions(ctx: click.Context, as_json: bool) -> None:
                 "plugin": s.plugin,
                 "text": s.text,
                 "created_at": _iso(s.created_at, app.zone),
+                "dismissed_at": _iso(s.dismissed_at, app.zone),
+                "dismissal_reason": s.dismissal_reason,
             }
             for s in found
         ]
         click.echo(json.dumps(listed, indent=2))
         return
     if not found:
-        click.echo("No suggestions yet.")
+        click.echo("No suggestions yet." if show_all or not app.suggestions(dismissed=True) else _NONE_OPEN)
         return
     for s in found:
-        click.echo(f"#{s.id}  {_local(s.created_at, app.zone)}  {s.client or '-'}  ({s.plugin})")
+        dismissed = f"  dismissed {_local(s.dismissed_at, app.zone)}" if s.dismissed_at else ""
+        because = f": {s.dismissal_reason}" if s.dismissed_at and s.dismissal_reason else ""
+        click.echo(f"#{s.id}  {_local(s.created_at, app.zone)}  {s.client or '-'}  ({s.plugin}){dismissed}{because}")
         click.echo("".join(f"    {line}\n" for line in s.text.splitlines()))
+
+
+_NONE_OPEN = "No open suggestions; `coachsync suggestions --all` shows the dismissed ones."
+
+
+@suggestions.command("dismiss")
+@click.argument("suggestion_id", metavar="ID", type=int)
+@click.option("--reason", help="Why, or what you did about it (kept with the suggestion).")
+@click.pass_context
+def suggestions_dismiss(ctx: click.Context, suggestion_id: int, reason: str | None) -> None:
+    """Dismiss suggestion ID: it leaves the listing and stays in the record (`suggestions --all`)."""
+    app = _app(ctx)
+    found, before = app.dismiss_suggestion(suggestion_id, one_line(reason) if reason else None)
+    which = f"suggestion {found.id} ({found.client or 'no client'}, {found.plugin})"
+    when = _local(found.dismissed_at, app.zone)
+    because = f": {found.dismissal_reason}" if found.dismissal_reason else ""
+    if before:
+        click.echo(f"{which} was already dismissed on {when}{because}")
+        return
+    click.echo(f"{which} dismissed{because}; `coachsync suggestions --all` still shows it")
 
 
 # --- service: check, install-service ---

@@ -335,6 +335,31 @@ class MailConfig(_Model):
         return self
 
 
+class FeeExportConfig(_Model):
+    """How `fees --csv --format xero|quickbooks` writes invoices."""
+
+    invoice_prefix: str = Field(default="CS-", max_length=10, pattern=r"^[A-Za-z0-9/_.-]*$")
+    due_days: int = Field(default=14, ge=0, le=365)
+    date_format: Literal["DD/MM/YYYY", "MM/DD/YYYY", "YYYY-MM-DD"] = "DD/MM/YYYY"
+    # Account codes look like numbers (200), and YAML reads an unquoted one as one: both are accepted.
+    account_code: NonEmptyStr | None = Field(
+        default=None,
+        json_schema_extra={"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}, {"type": "null"}]},
+    )
+    tax_type: NonEmptyStr | None = None
+
+    @field_validator("account_code", mode="before")
+    @classmethod
+    def _code_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class FeesConfig(_Model):
+    """Settings of the fee ledger's commands (not of the fee policy, which is under policies.fee)."""
+
+    export: FeeExportConfig = FeeExportConfig()
+
+
 class Config(_Model):
     """The whole validated config; `path` is the file it came from, not a YAML key."""
 
@@ -352,6 +377,7 @@ class Config(_Model):
     # Each plugin validates its own section (see coachsync.plugins), with this file's lines.
     policies: dict[str, Any] = {}
     mail: MailConfig = Field(default_factory=MailConfig)
+    fees: FeesConfig = FeesConfig()
 
     _lines: dict[Loc, int] = PrivateAttr(default_factory=dict)
 

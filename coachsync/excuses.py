@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .errors import CoachsyncError
-from .model import Record
+from .errors import CoachsyncError, RefusedError
+from .model import FeeEntry, FeeStatus, Record
 from .store import Store
 
 
@@ -48,3 +48,28 @@ def excuse(store: Store, change_id: int, reason: str, at: datetime, *, replace: 
 def excused_reason(reason: str | None) -> str:
     """Why a fee of an excused change is waived, as the ledger shows it."""
     return f"change excused: {reason}" if reason else "change excused"
+
+
+@dataclass(frozen=True, slots=True)
+class TakenBack:
+    """What taking an excuse back did: the record as it stands now, the excuse it had, and the change's
+    waived fees (those excusing waived among them), which stay waived."""
+
+    record: Record
+    excuse: str | None
+    waived: tuple[FeeEntry, ...]
+
+
+def take_back(store: Store, change_id: int, at: datetime, reason: str | None = None) -> TakenBack:
+    """The change is no longer excused and counts again; its trail keeps the excuse and this step.
+
+    The fees excusing waived are not charged again: the coach waived them, as far as the client
+    knows, and charging anew is a decision of its own (`fees`) rather than a side effect of an undo.
+    """
+    with store.transaction():
+        earlier = store.history.record(change_id)  # raises NotFoundError naming the fix
+        if not earlier.excused:
+            raise RefusedError(f"change {change_id} is not excused; there is no excuse to take back")
+        record = store.history.take_back_excuse(change_id, at, reason)
+    waived = tuple(f for f in store.ledger.fees() if f.change_id == change_id and f.status is FeeStatus.WAIVED)
+    return TakenBack(record, earlier.reason, waived)

@@ -67,10 +67,12 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Excuse:
-    """One excuse the coach gave for a change; `at` is None for one given before excuses were kept."""
+    """One excuse the coach gave for a change, or took back (`taken_back`, with why, if said); `at` is None
+    for one given before excuses were kept."""
 
     reason: str | None
     at: datetime | None
+    taken_back: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,7 @@ class Record:
     detected_at: datetime
     excused: bool
     reason: str | None
-    # Every excuse given, oldest first; `reason` is the last one's.
+    # Every excuse given or taken back, oldest first; `reason` is the standing excuse's, None when there is none.
     excuses: tuple[Excuse, ...] = ()
     # A no-show the coach took back (`coachsync noshow REF --undo`): kept, but it no longer counts.
     withdrawn: bool = False
@@ -201,6 +203,8 @@ class SuggestionEntry:
     text: str
     created_at: datetime
     key: str = field(default="", compare=False)
+    dismissed_at: datetime | None = None  # the coach dismissed it; it stays, out of the default listing
+    dismissal_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "plugins_dir": "A directory of your own policy plugins (*.py files).",
         "policies": "The policies, each off until `enabled: true`.",
         "mail": "Where the policies' emails go: .eml files (outbox) or your SMTP server.",
+        "fees": "Settings of the fee ledger's commands, such as the invoice exports.",
     },
     "CalendarConfig": {
         "name": "The calendar's name in messages and in the database; unique.",
@@ -87,6 +88,16 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "enabled": "coachsync run sends the weekly digest; needs mail.coach_email.",
         "weekday": "The day it is sent, in your time zone.",
         "time": "The time of day it is sent (HH:MM), in your time zone.",
+    },
+    "FeesConfig": {
+        "export": "How `fees --csv --format xero|quickbooks` writes invoices.",
+    },
+    "FeeExportConfig": {
+        "invoice_prefix": "Each invoice number is this prefix and the id of its first fee: CS-12.",
+        "due_days": "Days from the export day to an invoice's due date.",
+        "date_format": "How dates are written; tell the accounting tool the same when importing.",
+        "account_code": "Xero: the sales account code the fee lines go to (e.g. 200); required for xero.",
+        "tax_type": "Xero: the tax rate's name as Xero shows it (e.g. Tax Exempt); required for xero.",
     },
     "SmtpConfig": {
         "host": "The SMTP server's host name.",

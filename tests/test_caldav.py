@@ -1101,7 +1101,10 @@ def _as_before_resource_rows(database: Path) -> None:
         db.execute("DROP INDEX occurrences_tombstones")
         db.execute("DROP INDEX occurrences_upcoming")
         db.execute("DROP TABLE daily_runs")  # made by a later migration, which runs again after these
-        for table in ("outbox_attachments", "digest_weeks", "calendar_failures"):  # and by the one after it
+        db.execute("DROP TABLE suggestion_dismissals")  # the same
+        db.execute("DROP TABLE outbox_edits")  # the same
+        db.execute("ALTER TABLE excuses DROP COLUMN taken_back")  # the same
+        for table in ("outbox_attachments", "digest_weeks", "calendar_failures"):  # the same
             db.execute(f"DROP TABLE {table}")
         db.execute(f"PRAGMA user_version = {_BEFORE_RESOURCE_ROWS}")
 

@@ -45,7 +45,11 @@ def test_excusing_again_is_refused_naming_the_earlier_reason(moved: Coach) -> No
         "coachsync: change 1 is already excused: 'ill with flu'; "
         "give --replace to replace that reason (the earlier one is kept in the record's history)\n"
     )
-    assert trail(moved) == (True, "ill with flu", [{"reason": "ill with flu", "at": "2026-12-01T14:00:00+01:00"}])
+    assert trail(moved) == (
+        True,
+        "ill with flu",
+        [{"reason": "ill with flu", "at": "2026-12-01T14:00:00+01:00", "taken_back": False}],
+    )
 
 
 def test_the_same_reason_again_changes_nothing(moved: Coach) -> None:
@@ -53,7 +57,7 @@ def test_the_same_reason_again_changes_nothing(moved: Coach) -> None:
     again = cli(moved, "excuse", "1", "--reason", "ill  with flu", at=NOW + timedelta(hours=2))
 
     assert (again.exit_code, again.output) == (0, "change 1 (moved, Alice Example) is already excused: ill with flu\n")
-    assert trail(moved)[2] == [{"reason": "ill with flu", "at": "2026-12-01T14:00:00+01:00"}]
+    assert trail(moved)[2] == [{"reason": "ill with flu", "at": "2026-12-01T14:00:00+01:00", "taken_back": False}]
 
 
 def test_replace_keeps_the_earlier_reason_in_the_trail(moved: Coach) -> None:
@@ -68,8 +72,8 @@ def test_replace_keeps_the_earlier_reason_in_the_trail(moved: Coach) -> None:
         True,
         "flu, with a note",
         [
-            {"reason": "ill with flu", "at": "2026-12-01T14:00:00+01:00"},
-            {"reason": "flu, with a note", "at": "2026-12-01T15:00:00+01:00"},
+            {"reason": "ill with flu", "at": "2026-12-01T14:00:00+01:00", "taken_back": False},
+            {"reason": "flu, with a note", "at": "2026-12-01T15:00:00+01:00", "taken_back": False},
         ],
     )
 
@@ -78,7 +82,11 @@ def test_replace_on_a_change_not_yet_excused_just_excuses_it(moved: Coach) -> No
     result = cli(moved, "excuse", "1", "--reason", "illness", "--replace", at=NOW + timedelta(hours=1))
 
     assert (result.exit_code, result.output) == (0, "change 1 (moved, Alice Example) excused: illness\n")
-    assert trail(moved) == (True, "illness", [{"reason": "illness", "at": "2026-12-01T14:00:00+01:00"}])
+    assert trail(moved) == (
+        True,
+        "illness",
+        [{"reason": "illness", "at": "2026-12-01T14:00:00+01:00", "taken_back": False}],
+    )
 
 
 def test_an_excuse_recorded_before_the_trail_existed_opens_it_without_a_time(tmp_path: Path) -> None:

@@ -129,6 +129,8 @@ def test_suggestions_json_and_text(ledger: Coach) -> None:
             "plugin": "summary_fee",
             "text": "talk with Alice Example\nabout Coaching",
             "created_at": "2026-12-01T13:00:00+01:00",
+            "dismissed_at": None,
+            "dismissal_reason": None,
         },
         {
             "id": 2,
@@ -136,6 +138,8 @@ def test_suggestions_json_and_text(ledger: Coach) -> None:
             "plugin": "summary_fee",
             "text": 'talk with Bob Builder\nabout =HYPERLINK("x")',
             "created_at": "2026-12-01T13:00:00+01:00",
+            "dismissed_at": None,
+            "dismissal_reason": None,
         },
     ]
     assert text.stdout == (

@@ -86,6 +86,8 @@ def test_the_example_plugin_runs_end_to_end_from_plugins_dir(tmp_path: Path) -> 
             "text": "Alice Example cancelled Thursday 17 December, 10:00 late and has nothing booked;"
             " reach out to rebook.",
             "created_at": "2026-12-17T08:00:00+01:00",
+            "dismissed_at": None,
+            "dismissal_reason": None,
         }
     ]
     assert rows(coach, "SELECT change_id, plugin, recipient, subject, body, status FROM outbox") == [

@@ -175,7 +175,7 @@ def _email(
             f"Email to must be Recipient.CLIENT or Recipient.COACH, got {shorten(repr(email.to), 60)}"
         ) from None
     subject = " ".join(_text(email.subject, "Email subject").split())  # one header line, whatever came in
-    body = _text(email.body, "Email body")
+    body = email_body(email.body)
     once_per = _text(email.once_per, "Email once_per", allow_empty=True)
     if not isinstance(email.require_approval, bool):
         raise InvalidAction(
@@ -233,6 +233,11 @@ def _suggestion(
     once_per = _text(suggestion.once_per, "Suggestion once_per", allow_empty=True)
     key = idempotency_key(anchor.default_key, plugin, "suggestion", once_per=once_per)
     return SuggestionEntry(0, anchor.change_id, plugin, client.name if client else None, text, now, key)
+
+
+def email_body(value: object) -> str:
+    """An email's body as the outbox takes it, from a policy or from the coach's edit: text, not empty."""
+    return _text(value, "Email body")
 
 
 def _text(value: object, what: str, allow_empty: bool = False) -> str:

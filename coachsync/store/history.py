@@ -28,8 +28,8 @@ class History:
         rows = self._db.execute(query, arguments).fetchall()
         trails: dict[int, list[Excuse]] = {}
         # Few changes are ever excused: one pass over the trail table serves the whole history.
-        for change_id, reason, at in self._db.execute("SELECT change_id, reason, at FROM excuses ORDER BY id"):
-            trails.setdefault(change_id, []).append(Excuse(reason, moment(at)))
+        for change_id, *step in self._db.execute("SELECT change_id, reason, at, taken_back FROM excuses ORDER BY id"):
+            trails.setdefault(change_id, []).append(_excuse(step))
         withdrawn = {row[0] for row in self._db.execute("SELECT change_id FROM withdrawals")}
         return [_record(row, trails.get(row[0], ()), row[0] in withdrawn) for row in rows]
 
@@ -37,8 +37,10 @@ class History:
         row = self._db.execute("SELECT * FROM changes WHERE id = ?", (change_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no recorded change with id {change_id}; see `coachsync history`")
-        trail = self._db.execute("SELECT reason, at FROM excuses WHERE change_id = ? ORDER BY id", (change_id,))
-        excuses = [Excuse(reason, moment(at)) for reason, at in trail]
+        trail = self._db.execute(
+            "SELECT reason, at, taken_back FROM excuses WHERE change_id = ? ORDER BY id", (change_id,)
+        )
+        excuses = [_excuse(step) for step in trail]
         withdrawn = self._db.execute("SELECT 1 FROM withdrawals WHERE change_id = ?", (change_id,)).fetchone()
         return _record(row, excuses, withdrawn is not None)
 
@@ -66,6 +68,16 @@ class History:
             )
         return self.record(change_id)
 
+    def take_back_excuse(self, change_id: int, at: datetime, reason: str | None = None) -> Record:
+        """The change is no longer excused; the trail keeps the excuse and this step, with why if given."""
+        with self._db.transaction():
+            self._db.execute("UPDATE changes SET excused = 0, reason = NULL WHERE id = ?", (change_id,))
+            self._db.execute(
+                "INSERT INTO excuses (change_id, reason, at, taken_back) VALUES (?, ?, ?, 1)",
+                (change_id, reason, iso(at)),
+            )
+        return self.record(change_id)
+
     def _insert(self, change: Change, detected_at: datetime) -> int:
         cursor = self._db.execute(
             "INSERT INTO changes (calendar, client, uid, recurrence_id, kind, summary, old_start, new_start,"
@@ -88,6 +100,11 @@ class History:
             ),
         )
         return int(cursor.lastrowid or 0)
+
+
+def _excuse(step: Iterable[object]) -> Excuse:
+    reason, at, taken_back = step
+    return Excuse(None if reason is None else str(reason), moment(None if at is None else str(at)), bool(taken_back))
 
 
 def _record(row: tuple, trail: Iterable[Excuse] = (), withdrawn: bool = False) -> Record:

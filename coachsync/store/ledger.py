@@ -14,6 +14,11 @@ from ..errors import NotFoundError, RefusedError
 from ..model import FeeEntry, FeeStatus, FeeStep, PolicyFailure, SuggestionEntry
 from .database import Database, iso, moment
 
+_SUGGESTIONS = (
+    "SELECT s.id, s.change_id, s.plugin, s.client, s.text, s.created_at, s.idempotency_key, d.dismissed_at, d.reason"
+    " FROM suggestions s LEFT JOIN suggestion_dismissals d ON d.suggestion_id = s.id"
+)
+
 
 class Ledger:
     def __init__(self, db: Database) -> None:
@@ -116,11 +121,27 @@ class Ledger:
 
     # --- suggestions ---
 
-    def suggestions(self) -> list[SuggestionEntry]:
-        rows = self._db.execute(
-            "SELECT id, change_id, plugin, client, text, created_at, idempotency_key FROM suggestions ORDER BY id"
-        )
-        return [SuggestionEntry(i, c, p, cl, t, datetime.fromisoformat(at), k) for i, c, p, cl, t, at, k in rows]
+    def suggestions(self, dismissed: bool = True) -> list[SuggestionEntry]:
+        """Every suggestion, oldest first; without the dismissed ones unless `dismissed`."""
+        query = _SUGGESTIONS + ("" if dismissed else " WHERE d.suggestion_id IS NULL")
+        return [_suggestion(row) for row in self._db.execute(query + " ORDER BY s.id")]
+
+    def suggestion(self, suggestion_id: int) -> SuggestionEntry:
+        row = self._db.execute(_SUGGESTIONS + " WHERE s.id = ?", (suggestion_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no suggestion with id {suggestion_id}; see `coachsync suggestions --all`")
+        return _suggestion(row)
+
+    def dismiss_suggestion(self, suggestion_id: int, at: datetime, reason: str | None = None) -> SuggestionEntry:
+        """The coach has dealt with a suggestion; one already dismissed keeps its first dismissal."""
+        with self._db.transaction():
+            self.suggestion(suggestion_id)  # raises NotFoundError naming the fix
+            self._db.execute(
+                "INSERT INTO suggestion_dismissals (suggestion_id, dismissed_at, reason) VALUES (?, ?, ?)"
+                " ON CONFLICT (suggestion_id) DO NOTHING",
+                (suggestion_id, iso(at), reason),
+            )
+        return self.suggestion(suggestion_id)
 
     def add_suggestions(self, suggestions: Iterable[SuggestionEntry]) -> tuple[SuggestionEntry, ...]:
         """Record new suggestions; returns those recorded now, without any whose key was already there."""
@@ -193,6 +214,13 @@ def _step(row: Iterable[object]) -> FeeStep:
         moment(str(at)) if at is not None else None,
         None if note is None else str(note),
         date.fromisoformat(str(paid_on)) if paid_on is not None else None,
+    )
+
+
+def _suggestion(row: tuple) -> SuggestionEntry:
+    id_, change_id, plugin, client, text, created_at, key, dismissed_at, reason = row
+    return SuggestionEntry(
+        id_, change_id, plugin, client, text, datetime.fromisoformat(created_at), key, moment(dismissed_at), reason
     )
 
 

@@ -84,6 +84,28 @@ class Outbox:
             return self.message(message_id)
         return self._move(message_id, _WAITING, MailStatus.DISCARDED, "discard")
 
+    def edit_body(self, message_id: int, before: str, body: str, at: datetime) -> bool:
+        """Replace the body of a message still pending approval and still reading `before`, keeping
+        `before` in its edits; False (nothing written) when the message moved on or changed meanwhile."""
+        with self._db.transaction():
+            updated = self._db.execute(
+                "UPDATE outbox SET body = ? WHERE id = ? AND status = 'pending_approval' AND body = ?",
+                (body, message_id, before),
+            ).rowcount
+            if updated:
+                self._db.execute(
+                    "INSERT INTO outbox_edits (outbox_id, body_before, edited_at) VALUES (?, ?, ?)",
+                    (message_id, before, iso(at)),
+                )
+        return bool(updated)
+
+    def edits(self, message_id: int) -> list[tuple[str, datetime]]:
+        """The bodies the coach's edits replaced, oldest first, each with when it was replaced."""
+        rows = self._db.execute(
+            "SELECT body_before, edited_at FROM outbox_edits WHERE outbox_id = ? ORDER BY id", (message_id,)
+        )
+        return [(body, datetime.fromisoformat(at)) for body, at in rows]
+
     def due(self, now: datetime) -> list[OutboxMessage]:
         """Queued rows whose next attempt is due, oldest first."""
         rows = self._db.execute(

@@ -341,7 +341,29 @@ MIGRATIONS: tuple[str, ...] = (
         ran_at  TEXT NOT NULL
     );
     """,
-    # version 11: an email may carry attachments (the weekly digest's report), kept with it; each ISO week
+    # a suggestion the coach dismissed: when and why; the suggestion itself stays, so the record is whole.
+    """
+    CREATE TABLE suggestion_dismissals (
+        suggestion_id  INTEGER PRIMARY KEY REFERENCES suggestions (id),
+        dismissed_at   TEXT NOT NULL,
+        reason         TEXT
+    );
+    """,
+    # the coach's edits of an email's body before approving it: the text each edit replaced, and when.
+    """
+    CREATE TABLE outbox_edits (
+        id           INTEGER PRIMARY KEY,
+        outbox_id    INTEGER NOT NULL REFERENCES outbox (id),
+        body_before  TEXT NOT NULL,
+        edited_at    TEXT NOT NULL
+    );
+    CREATE INDEX outbox_edits_by_message ON outbox_edits (outbox_id);
+    """,
+    # an excuse the coach took back is a step of the change's excuse trail, with why when they said.
+    """
+    ALTER TABLE excuses ADD COLUMN taken_back INTEGER NOT NULL DEFAULT 0;
+    """,
+    # an email may carry attachments (the weekly digest's report), kept with it; each ISO week
     # whose digest was queued, claimed in the transaction that queues it; and each calendar whose last pass
     # failed, since when and why, cleared by its next good pass. outbox_id names no REFERENCES: a later
     # migration that rebuilds the outbox table (as version 10 did) could not drop it with rows pointing at it.
