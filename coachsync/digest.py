@@ -131,7 +131,7 @@ def digest_text(data: DigestData) -> str:
     lines += _section("No-shows", _no_shows(data, when), "No no-shows this week.")
     lines += _section("Fees", _fees(data), "No new fees this week, and nothing is owed.")
     lines += _section("Waiting for your approval", _waiting(data), "No message is waiting for your approval.")
-    lines += _section("Suggestions", _suggestions(data), "No suggestions.")
+    lines += _section("Open suggestions", _suggestions(data), "No open suggestions.")
     lines += _section("Calendars not read", _failures(data, day), "Every calendar was read in its last pass.")
     if data.attachment is not None:
         lines += ["", f"Attached: {data.attachment}, the report of the last {REPORT_DAYS} days."]
@@ -255,6 +255,7 @@ def _waiting(data: DigestData) -> list[str]:
         lines += [
             "",
             f"  Approve: coachsync outbox approve {message.id}",
+            f"  Edit first: coachsync outbox edit {message.id}",
             f"  Discard: coachsync outbox discard {message.id}",
         ]
     return lines
@@ -268,6 +269,7 @@ def _suggestions(data: DigestData) -> list[str]:
         made = suggestion.created_at.astimezone(data.zone).strftime("%a %d %b")
         lines.append(f"{suggestion.client or 'No client'}, {made}:")
         lines += [f"    {line}".rstrip() for line in suggestion.text.splitlines()]
+        lines += ["", f"  Dismiss when done: coachsync suggestions dismiss {suggestion.id}"]
     return lines
 
 
@@ -309,7 +311,7 @@ def gather(app: App, now: datetime, since: datetime, week: str, attachment: str 
         new_fees=tuple(f for f in fees if since <= f.created_at < now),
         owed=tuple(f for f in fees if f.status is FeeStatus.OWED),
         waiting=tuple(app.outbox(MailStatus.PENDING_APPROVAL)),
-        suggestions=tuple(app.suggestions()),
+        suggestions=tuple(app.suggestions()),  # the open ones: those the coach dismissed are left out
         failures=tuple(f for f in app.store.calendar_failures.all() if f.calendar in calendars),
         attachment=attachment,
     )

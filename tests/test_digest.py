@@ -217,6 +217,7 @@ def expected_text(coach: Coach) -> str:
             {bob}
 
               Approve: coachsync outbox approve 1
+              Edit first: coachsync outbox edit 1
               Discard: coachsync outbox discard 1
 
             Message 2 to alice@example.com (Alice Example)
@@ -225,15 +226,20 @@ def expected_text(coach: Coach) -> str:
             {alice}
 
               Approve: coachsync outbox approve 2
+              Edit first: coachsync outbox edit 2
               Discard: coachsync outbox discard 2
 
-            Suggestions
-            -----------
+            Open suggestions
+            ----------------
             Bob Builder, Sat 21 Nov:
             {bob_suggestion}
 
+              Dismiss when done: coachsync suggestions dismiss 1
+
             Alice Example, Fri 27 Nov:
             {alice_suggestion}
+
+              Dismiss when done: coachsync suggestions dismiss 2
 
             Calendars not read
             ------------------
@@ -260,6 +266,18 @@ def test_the_digest_of_a_hand_built_week_says_exactly_this(tmp_path: Path) -> No
     assert printed.stdout == expected_text(coach)
     with Store(coach.database) as store:
         assert [m.plugin for m in store.outbox.messages()] == ["escalation_email", "escalation_email"]
+
+
+def test_a_dismissed_suggestion_is_left_out(tmp_path: Path) -> None:
+    coach = built_week(tmp_path)
+    assert cli(coach, "suggestions", "dismiss", "1", "--reason", "we talked", at=DUE - HOUR).exit_code == 0
+
+    printed = cli(coach, "digest", "--print", at=DUE).stdout
+
+    suggestions = printed[printed.index("Open suggestions") : printed.index("Calendars not read")]
+    assert suggestions.startswith("Open suggestions\n----------------\nAlice Example, Fri 27 Nov:\n")
+    assert "Bob Builder" not in suggestions and "dismiss 1" not in suggestions
+    assert "Dismiss when done: coachsync suggestions dismiss 2\n" in suggestions
 
 
 def test_an_empty_week_is_one_sentence_per_section(tmp_path: Path) -> None:
@@ -290,9 +308,9 @@ def test_an_empty_week_is_one_sentence_per_section(tmp_path: Path) -> None:
         -------------------------
         No message is waiting for your approval.
 
-        Suggestions
-        -----------
-        No suggestions.
+        Open suggestions
+        ----------------
+        No open suggestions.
 
         Calendars not read
         ------------------
