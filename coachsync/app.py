@@ -411,10 +411,20 @@ class App:
 
     def sessions(self, client: str, start: datetime, end: datetime, now: datetime) -> list[tuple[int, SessionRow]]:
         """The client's sessions from `start` to `end`, each with its reference number."""
-        records = [r for r in self.store.history.records(client=client) if r.change.client == client]
-        rows = session_rows(self._occurrences(), records, client, start, end, now)
-        refs = self.store.sessions.refs(row.key for row in rows)
-        return [(refs[row.key], row) for row in rows]
+        return self.sessions_of([client], start, end, now)[client]
+
+    def sessions_of(
+        self, clients: Sequence[str], start: datetime, end: datetime, now: datetime
+    ) -> dict[str, list[tuple[int, SessionRow]]]:
+        """`sessions` for several clients, reading the calendars and the history once for all of them."""
+        occurrences = self._occurrences()
+        history = self.store.history.records()
+        found: dict[str, list[tuple[int, SessionRow]]] = {}
+        for client in clients:
+            rows = session_rows(occurrences, [r for r in history if r.change.client == client], client, start, end, now)
+            refs = self.store.sessions.refs(row.key for row in rows)
+            found[client] = [(refs[row.key], row) for row in rows]
+        return found
 
     def mark_no_show(self, ref: int, now: datetime, excused: str | None = None) -> Record:
         """Record that the client did not come to session `ref`, and run the policies for it."""

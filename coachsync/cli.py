@@ -447,8 +447,8 @@ def clients(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
 
 
 @main.command()
-@click.option("--client", help="Only this client.")
-@click.option("--since", help="From this date (YYYY-MM-DD); default six months ago.")
+@click.option("--client", metavar="NAME", help="Only this client.")
+@click.option("--since", metavar="YYYY-MM-DD", help="From this day on; by default six months back.")
 @click.option("--output", default="report.html", show_default=True, metavar="FILE", help="The file; - prints it.")
 @click.pass_context
 def report(ctx: click.Context, client: str | None, since: str | None, output: str) -> None:
@@ -462,6 +462,10 @@ def report(ctx: click.Context, client: str | None, since: str | None, output: st
     now = utc_now()
     name = _configured_client(app, client) if client else None
     start = _parse_since(since, app.zone) if since else now - timedelta(days=183)
+    if start >= now:
+        raise click.BadParameter(
+            f"{since!r} is not before today; give the first day the report covers", param_hint="--since"
+        )
     written = write_report(render_report(app, now=now, since=start, client=name), output)
     if written is not None:
         click.echo(f"Report written to {written}", err=True)
@@ -714,7 +718,7 @@ def _shell_word(text: str) -> str:
 @click.option("--undo", is_flag=True, help="Take the excuse back: the change counts again; waived fees stay waived.")
 @click.pass_context
 def excuse(ctx: click.Context, change_id: int, reason: str | None, replace: bool, undo: bool) -> None:
-    """Mark a recorded change as excused; it then never counts against the client."""
+    """Mark a recorded change as excused; it then never counts against the client (--undo takes it back)."""
     if undo and replace:
         raise click.UsageError("use either --undo or --replace, not both")
     app = _app(ctx)

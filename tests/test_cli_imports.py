@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 # The slow imports: sources (caldav, niquests, lxml, requests), parsing (icalendar, recurring_ical_events),
-# policies (jinja2), the daemon (watchdog), mail (yagmail), and the config's pydantic.
+# policies (jinja2), the daemon (watchdog), mail (yagmail), the report's charts (matplotlib), and the config's pydantic.
 HEAVY = (
     "caldav",
     "niquests",
@@ -21,6 +21,7 @@ HEAVY = (
     "watchdog",
     "yagmail",
     "pydantic",
+    "matplotlib",
 )
 
 _PROBE = """

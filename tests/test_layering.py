@@ -175,7 +175,15 @@ def test_the_docs_example_and_code_blocks_import_only_the_public_api() -> None:
 
 
 @pytest.mark.parametrize(
-    "pure", ["coachsync.detect", "coachsync.plan", "coachsync.agreement", "coachsync.standing", "coachsync.engagement"]
+    "pure",
+    [
+        "coachsync.detect",
+        "coachsync.plan",
+        "coachsync.agreement",
+        "coachsync.standing",
+        "coachsync.engagement",
+        "coachsync.report.data",
+    ],
 )
 def test_detect_and_the_planner_import_nothing_that_does_io(pure: str) -> None:
     modules = own_modules()

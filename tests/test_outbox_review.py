@@ -180,3 +180,20 @@ def test_showing_or_editing_an_unknown_message_exits_2(tmp_path: Path) -> None:
     expected = (2, "coachsync: no outbox message with id 9; see `coachsync outbox`\n")
     assert (shown.exit_code, shown.stderr) == expected
     assert (edited.exit_code, edited.stderr) == expected
+
+
+def test_a_message_that_cannot_be_sent_says_why_instead_of_showing(tmp_path: Path) -> None:
+    coach = mailer_coach(tmp_path)
+    coach.write(session("c1", NOW + 9 * 24 * HOUR, "", "Carmen"))
+    cli(coach, "sync")
+    coach.write(session("c1", NOW + 9 * 24 * HOUR + HOUR, "", "Carmen"))
+    cli(coach, "sync")
+    [(failed,)] = rows(coach, "SELECT id FROM outbox WHERE recipient IS NULL")
+
+    result = cli(coach, "outbox", "show", str(failed))
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"coachsync: outbox message {failed} cannot be sent as it is: no recipient address\n",
+    )

@@ -12,13 +12,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import CoachsyncError
+from ..errors import CoachsyncError, NotFoundError
 from .data import AHEAD, ClientInputs, ReportData, build_report
 
 if TYPE_CHECKING:
     from ..app import App
 
-__all__ = ["render_report", "report_data", "write_report"]
+__all__ = ["OutputError", "render_report", "report_data", "write_report"]
+
+
+class OutputError(CoachsyncError):
+    """The report cannot be written where --output says; nothing else was changed."""
+
+    exit_code = 2
 
 
 def report_data(app: App, *, now: datetime, since: datetime, client: str | None = None) -> ReportData:
@@ -27,9 +33,10 @@ def report_data(app: App, *, now: datetime, since: datetime, client: str | None 
     if client is not None:
         summaries = [s for s in summaries if s.name == client]
         if not summaries:
-            raise CoachsyncError(f"{client!r} is not a client in the config; add them under clients: first")
+            raise NotFoundError(f"{client!r} is not a client in the config; add them under clients: first")
     fees = app.fees()
-    suggestions = app.suggestions()
+    suggestions = app.suggestions()  # the open ones; dismissed suggestions are left out
+    sessions = app.sessions_of([s.name for s in summaries], since, now + AHEAD, now)
     inputs = [
         ClientInputs(
             name=s.name,
@@ -41,7 +48,7 @@ def report_data(app: App, *, now: datetime, since: datetime, client: str | None 
             late=s.late,
             no_shows=s.attendance.no_shows,
             standings=app.standings(s.name),
-            sessions=app.sessions(s.name, since, now + AHEAD, now),
+            sessions=sessions[s.name],
             events=app.engagement_events(s.name),
             fees=[f for f in fees if f.client == s.name],
             suggestions=[g for g in suggestions if g.client == s.name],
@@ -70,5 +77,5 @@ def write_report(html: str, output: str) -> Path | None:
         path.write_text(html, encoding="utf-8")
     except OSError as error:
         problem = error.strerror or type(error).__name__
-        raise CoachsyncError(f"cannot write the report to {output}: {problem}; choose another --output") from None
+        raise OutputError(f"cannot write the report to {output}: {problem}; choose another --output") from None
     return path

@@ -7,15 +7,16 @@ names no font file, and the labels can be found, read aloud and copied; as
 paths ('path') every label would be hundreds of bytes of outlines and unreadable
 to a screen reader. Colours are the Okabe-Ito palette, readable with every
 common colour-vision deficiency, and each state also has a shape of its own,
-so the charts read in black and white print too. No calendar text is drawn in
-a chart: titles and names appear only in the HTML, escaped by the template.
+so the charts read in black and white print too; the key to each is in the
+page beside it. No calendar text is drawn in a chart: titles and names appear
+only in the HTML, escaped by the template.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,6 @@ from matplotlib import rc_context  # noqa: E402  (the backend is chosen first)
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.dates import date2num  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedFormatter, FixedLocator  # noqa: E402
 
 from ..attendance import SessionState  # noqa: E402
@@ -53,213 +53,213 @@ STYLE: dict[str, Any] = {
     "axes.edgecolor": GREY,
     "xtick.color": "#333333",
     "ytick.color": "#333333",
+    "svg.hashsalt": "coachsync",  # the same ids for the same chart on every run; made unique per chart below
 }
-WIDTH, HEIGHT = 7.0, 2.4  # inches: the page scales the SVG to its width
+WIDTH, HEIGHT = 7.0, 2.2  # inches: the page scales the SVG to its width
 # The SVG's own metadata names matplotlib's web site and the date; the page needs neither.
 NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
 
-# What each session state looks like on the timeline: marker, colour, words in the key.
+# What each session state looks like on the timeline: marker and colour (the page's key says the same).
 STATE_LOOK = {
-    SessionState.HELD: ("o", BLUE, "held"),
-    SessionState.MOVED: ("s", ORANGE, "moved (arrow: to its new time)"),
-    SessionState.CANCELLED: ("X", VERMILLION, "cancelled"),
-    SessionState.NO_SHOW: ("v", PURPLE, "no-show"),
-    SessionState.UPCOMING: ("o", GREY, "upcoming"),
+    SessionState.HELD: ("o", BLUE),
+    SessionState.MOVED: ("s", ORANGE),
+    SessionState.CANCELLED: ("X", VERMILLION),
+    SessionState.NO_SHOW: ("v", PURPLE),
+    SessionState.UPCOMING: ("o", GREY),
 }
 
 
-def client_charts(report: ClientReport, since: datetime, until: datetime, now: datetime) -> dict[str, str]:
-    """The four charts of one client, as inline SVG, by name; ids are unique to the client and chart."""
-    charts = {
-        "timeline": _timeline(report, since, until, now),
-        "notice": _notice(report, since, now),
-        "counts": _counts(report, since, now),
-        "cadence": _cadence(report, since, now),
-    }
-    return {name: _inline(svg, f"{report.anchor}-{name}") for name, svg in charts.items()}
+@contextmanager
+def chart_drawer() -> Iterator[Callable[[ClientReport, datetime, datetime, datetime], dict[str, str]]]:
+    """Draws each client's four charts as inline SVG, by name, with ids unique to the client and chart.
+
+    One figure per kind of chart serves every client in turn: creating matplotlib's axes and
+    their ticks anew costs more than drawing, and a report of 50 clients draws 200 charts.
+    """
+    style: Any = STYLE  # matplotlib types its keys as literals; these are checked at run time
+    with rc_context(style):
+        canvases = {name: _Canvas() for name in ("timeline", "notice", "counts", "cadence")}
+
+        def draw(report: ClientReport, since: datetime, until: datetime, now: datetime) -> dict[str, str]:
+            charts = {
+                "timeline": _timeline(canvases["timeline"], report, since, until, now),
+                "notice": _notice(canvases["notice"], report, since, now),
+                "counts": _counts(canvases["counts"], report, since, now),
+                "cadence": _cadence(canvases["cadence"], report, since, now),
+            }
+            return {name: _inline(svg, f"{report.anchor}-{name}") for name, svg in charts.items()}
+
+        yield draw
 
 
 # --- the charts ---
 
 
-def _timeline(report: ClientReport, since: datetime, until: datetime, now: datetime) -> str:
-    with _figure(f"{report.anchor}-timeline") as (figure, axes):
-        hours = [_hour(p.start) for p in report.timeline] + [_hour(p.moved_to) for p in report.timeline if p.moved_to]
-        for state, (marker, colour, _) in STATE_LOOK.items():
-            for excused in (False, True):
-                points = [p for p in report.timeline if p.state is state and p.excused is excused]
-                if not points:
-                    continue
-                hollow = excused or state is SessionState.UPCOMING
-                axes.scatter(
-                    [_x(p.start) for p in points],
-                    [_hour(p.start) for p in points],
-                    marker=marker,
-                    s=36,
-                    facecolors="white" if hollow else colour,
-                    edgecolors=colour,
-                    linewidths=1.4,
-                    zorder=3,
-                )
-        for point in report.timeline:
-            if point.moved_to is None:
+def _timeline(canvas: _Canvas, report: ClientReport, since: datetime, until: datetime, now: datetime) -> str:
+    figure, axes = canvas.fresh()
+    hours = [_hour(p.start) for p in report.timeline] + [_hour(p.moved_to) for p in report.timeline if p.moved_to]
+    for state, (marker, colour) in STATE_LOOK.items():
+        for excused in (False, True):
+            points = [p for p in report.timeline if p.state is state and p.excused is excused]
+            if not points:
                 continue
-            axes.annotate(
-                "",
-                xy=(_x(point.moved_to), _hour(point.moved_to)),
-                xytext=(_x(point.start), _hour(point.start)),
-                arrowprops={
-                    "arrowstyle": "->",
-                    "color": ORANGE,
-                    "linestyle": ":" if point.excused else "-",
-                    "linewidth": 1.2,
-                    "shrinkA": 4,
-                    "shrinkB": 4,
-                },
+            hollow = excused or state is SessionState.UPCOMING
+            axes.scatter(
+                [_x(p.start) for p in points],
+                [_hour(p.start) for p in points],
+                marker=marker,
+                s=36,
+                facecolors="white" if hollow else colour,
+                edgecolors=colour,
+                linewidths=1.4,
+                zorder=3,
+            )
+    for point in report.timeline:
+        if point.moved_to is None:
+            continue
+        axes.annotate(
+            "",
+            xy=(_x(point.moved_to), _hour(point.moved_to)),
+            xytext=(_x(point.start), _hour(point.start)),
+            arrowprops={
+                "arrowstyle": "->",
+                "color": ORANGE,
+                "linestyle": ":" if point.excused else "-",
+                "linewidth": 1.2,
+                "shrinkA": 4,
+                "shrinkB": 4,
+            },
+            zorder=2,
+        )
+    _today(axes, now)
+    _date_axis(axes, since, until)
+    low, high = (min(hours), max(hours)) if hours else (9.0, 17.0)
+    first, last = int(low) - 1, int(high) + 2
+    step = max(1, (last - first) // 4)
+    ticks = list(range(first, last + 1, step))
+    axes.set_ylim(last, first)  # mornings at the top, as in a calendar
+    _fixed(axes, "y", ticks, [f"{t % 24:02d}:00" for t in ticks])
+    axes.set_ylabel("time of day")
+    return _svg(figure)
+
+
+def _notice(canvas: _Canvas, report: ClientReport, since: datetime, now: datetime) -> str:
+    figure, axes = canvas.fresh()
+    threshold = report.notice_threshold
+    top = max(3 * threshold, 1.0)
+    highest = max((p.notice_hours for p in report.notice), default=0.0)
+    top = min(max(top, highest * 1.1), 10 * max(threshold, 1.0))
+    for late, marker, colour in ((False, "o", BLUE), (True, "^", VERMILLION)):
+        for counts in (True, False):
+            points = [p for p in report.notice if p.late is late and p.counts is counts]
+            if not points:
+                continue
+            axes.vlines(
+                [_x(p.changed_at) for p in points],
+                0,
+                [min(p.notice_hours, top) for p in points],
+                colors=colour,
+                linewidth=1.2,
                 zorder=2,
             )
-        _today(axes, now)
-        _date_axis(axes, since, until)
-        low, high = (min(hours), max(hours)) if hours else (9.0, 17.0)
-        first, last = int(low) - 1, int(high) + 2
-        step = max(1, (last - first) // 4)
-        ticks = list(range(first, last + 1, step))
-        axes.set_ylim(last, first)  # mornings at the top, as in a calendar
-        _fixed(axes, "y", ticks, [f"{t % 24:02d}:00" for t in ticks])
-        axes.set_ylabel("time of day")
-        states = {p.state for p in report.timeline}
-        handles = [
-            Line2D([], [], marker=m, color=c, markerfacecolor="white" if s is SessionState.UPCOMING else c, ls="")
-            for s, (m, c, _) in STATE_LOOK.items()
-            if s in states
-        ]
-        labels = [words for s, (_, _, words) in STATE_LOOK.items() if s in states]
-        if any(p.excused for p in report.timeline):
-            handles.append(Line2D([], [], marker="o", color=BLACK, markerfacecolor="white", ls=""))
-            labels.append("excused (hollow)")
-        if handles:
-            figure.legend(handles, labels, loc="lower center", ncol=min(len(handles), 4), frameon=False, fontsize=8)
-        return _svg(figure, bottom=0.32)
-
-
-def _notice(report: ClientReport, since: datetime, now: datetime) -> str:
-    with _figure(f"{report.anchor}-notice") as (figure, axes):
-        threshold = report.notice_threshold
-        top = max(3 * threshold, 1.0)
-        highest = max((p.notice_hours for p in report.notice), default=0.0)
-        top = min(max(top, highest * 1.1), 10 * max(threshold, 1.0))
-        for late, marker, colour in ((False, "o", BLUE), (True, "^", VERMILLION)):
-            for counts in (True, False):
-                points = [p for p in report.notice if p.late is late and p.counts is counts]
-                if not points:
-                    continue
-                axes.vlines(
-                    [_x(p.changed_at) for p in points],
-                    0,
-                    [min(p.notice_hours, top) for p in points],
-                    colors=colour,
-                    linewidth=1.2,
-                    zorder=2,
-                )
-                axes.scatter(
-                    [_x(p.changed_at) for p in points],
-                    [min(p.notice_hours, top) for p in points],
-                    marker=marker,
-                    s=36,
-                    facecolors=colour if counts else "white",
-                    edgecolors=colour,
-                    linewidths=1.4,
-                    zorder=3,
-                )
-        axes.axhline(threshold, color=BLACK, linestyle="--", linewidth=1)
-        axes.text(_x(since), threshold, f" notice period: {threshold:g} h", va="bottom", fontsize=8)
-        _date_axis(axes, since, now)
-        axes.set_ylim(0, top)
-        ticks = _steps(top)
-        _fixed(axes, "y", ticks, [f"{t:g} h" for t in ticks])
-        axes.set_ylabel("notice given")
-        handles = [
-            Line2D([], [], marker="o", color=BLUE, ls=""),
-            Line2D([], [], marker="^", color=VERMILLION, ls=""),
-            Line2D([], [], marker="o", color=BLACK, markerfacecolor="white", ls=""),
-        ]
-        labels = ["on time", "late", "not counted (hollow)"]
-        figure.legend(handles, labels, loc="lower center", ncol=3, frameon=False, fontsize=8)
-        return _svg(figure, bottom=0.32)
-
-
-def _counts(report: ClientReport, since: datetime, now: datetime) -> str:
-    with _figure(f"{report.anchor}-counts") as (figure, axes):
-        for span in report.pauses:
-            axes.axvspan(_x(span.start), _x(span.end), color="#DDDDDD", hatch="//", edgecolor=GREY, linewidth=0)
-            axes.text(_x(span.start), report.allowance + 0.6, f" {span.label}", fontsize=8, va="bottom")
-        for moment in report.revisits:
-            axes.axvline(_x(moment), color=GREEN, linestyle="-.", linewidth=1.2)
-            axes.text(_x(moment), 0.1, " revisited", color=BLACK, fontsize=8, rotation=90, va="bottom")
-        for start, points, end in _periods(report, since, now):
-            xs = [_x(start)] + [_x(p.at) for p in points] + [_x(end)]
-            ys = [0] + [p.used for p in points] + [points[-1].used if points else 0]
-            axes.step(xs, ys, where="post", color=BLUE, linewidth=1.4)
-        for over in (False, True):
-            points = [p for p in report.counts if p.over is over]
-            if points:
-                axes.scatter(
-                    [_x(p.at) for p in points],
-                    [p.used for p in points],
-                    marker="D" if over else "o",
-                    s=30,
-                    color=VERMILLION if over else BLUE,
-                    zorder=3,
-                )
-        axes.axhline(report.allowance, color=BLACK, linestyle="--", linewidth=1)
-        axes.text(_x(since), report.allowance, f" allowance: {report.allowance}", va="bottom", fontsize=8)
-        _date_axis(axes, since, now)
-        top = max([report.allowance + 1] + [p.used for p in report.counts]) + 0.8
-        axes.set_ylim(0, top)
-        ticks = list(range(0, int(top) + 1, max(1, int(top) // 4)))
-        _fixed(axes, "y", ticks, [str(t) for t in ticks])
-        axes.set_ylabel("used this period")
-        return _svg(figure, bottom=0.16)
-
-
-def _cadence(report: ClientReport, since: datetime, now: datetime) -> str:
-    with _figure(f"{report.anchor}-cadence") as (figure, axes):
-        if report.gaps:
-            axes.plot(
-                [_x(g.session) for g in report.gaps],
-                [g.days for g in report.gaps],
-                marker="o",
-                color=BLUE,
-                linewidth=1,
-                markersize=5,
+            axes.scatter(
+                [_x(p.changed_at) for p in points],
+                [min(p.notice_hours, top) for p in points],
+                marker=marker,
+                s=36,
+                facecolors=colour if counts else "white",
+                edgecolors=colour,
+                linewidths=1.4,
+                zorder=3,
             )
-        agreed = report.cadence_days
-        if agreed is not None:
-            axes.axhline(agreed, color=BLACK, linestyle="--", linewidth=1)
-            axes.text(_x(since), agreed, f" agreed: every {agreed} days", va="bottom", fontsize=8)
-        _date_axis(axes, since, now)
-        top = max([g.days for g in report.gaps] + [agreed or 7]) * 1.25
-        axes.set_ylim(0, top)
-        ticks = _steps(top)
-        _fixed(axes, "y", ticks, [f"{t:g} d" for t in ticks])
-        axes.set_ylabel("days since the last")
-        return _svg(figure, bottom=0.16)
+    axes.axhline(threshold, color=BLACK, linestyle="--", linewidth=1)
+    axes.text(_x(since), threshold, f" notice period: {threshold:g} h", va="bottom", fontsize=8)
+    _date_axis(axes, since, now)
+    axes.set_ylim(0, top)
+    ticks = _steps(top)
+    _fixed(axes, "y", ticks, [f"{t:g} h" for t in ticks])
+    axes.set_ylabel("notice given")
+    return _svg(figure)
+
+
+def _counts(canvas: _Canvas, report: ClientReport, since: datetime, now: datetime) -> str:
+    figure, axes = canvas.fresh()
+    for span in report.pauses:
+        axes.axvspan(_x(span.start), _x(span.end), facecolor="#EEEEEE", hatch="//", edgecolor=GREY, linewidth=0)
+        axes.text(_x(span.start), report.allowance + 0.6, f" {span.label}", fontsize=8, va="bottom")
+    for moment in report.revisits:
+        axes.axvline(_x(moment), color=GREEN, linestyle="-.", linewidth=1.2)
+        axes.text(_x(moment), 0.1, " revisited", color=BLACK, fontsize=8, rotation=90, va="bottom")
+    for start, points, end in _periods(report, since, now):
+        xs = [_x(start)] + [_x(p.at) for p in points] + [_x(end)]
+        ys = [0] + [p.used for p in points] + [points[-1].used if points else 0]
+        axes.step(xs, ys, where="post", color=BLUE, linewidth=1.4)
+    for over in (False, True):
+        points = [p for p in report.counts if p.over is over]
+        if points:
+            axes.scatter(
+                [_x(p.at) for p in points],
+                [p.used for p in points],
+                marker="D" if over else "o",
+                s=30,
+                color=VERMILLION if over else BLUE,
+                zorder=3,
+            )
+    axes.axhline(report.allowance, color=BLACK, linestyle="--", linewidth=1)
+    axes.text(_x(since), report.allowance, f" allowance: {report.allowance}", va="bottom", fontsize=8)
+    _date_axis(axes, since, now)
+    top = max([report.allowance + 1] + [p.used for p in report.counts]) + 0.8
+    axes.set_ylim(0, top)
+    ticks = list(range(0, int(top) + 1, max(1, int(top) // 4)))
+    _fixed(axes, "y", ticks, [str(t) for t in ticks])
+    axes.set_ylabel("used this period")
+    return _svg(figure)
+
+
+def _cadence(canvas: _Canvas, report: ClientReport, since: datetime, now: datetime) -> str:
+    figure, axes = canvas.fresh()
+    if report.gaps:
+        axes.plot(
+            [_x(g.session) for g in report.gaps],
+            [g.days for g in report.gaps],
+            marker="o",
+            color=BLUE,
+            linewidth=1,
+            markersize=5,
+        )
+    agreed = report.cadence_days
+    if agreed is not None:
+        axes.axhline(agreed, color=BLACK, linestyle="--", linewidth=1)
+        axes.text(_x(since), agreed, f" agreed: every {agreed} days", va="bottom", fontsize=8)
+    _date_axis(axes, since, now)
+    top = max([g.days for g in report.gaps] + [agreed or 7]) * 1.25
+    axes.set_ylim(0, top)
+    ticks = _steps(top)
+    _fixed(axes, "y", ticks, [f"{t:g} d" for t in ticks])
+    axes.set_ylabel("days since the last")
+    return _svg(figure)
 
 
 # --- shared pieces ---
 
 
-@contextmanager
-def _figure(salt: str) -> Iterator[tuple[Figure, Axes]]:
-    """A figure with one axes, drawn in the report's style, its SVG ids salted with `salt`."""
-    style: Any = {**STYLE, "svg.hashsalt": salt}  # matplotlib types its keys as literals; these are checked at run time
-    with rc_context(style):
-        figure = Figure(figsize=(WIDTH, HEIGHT))
-        yield figure, figure.add_subplot()
+class _Canvas:
+    """A figure with one axes, cleared of the last client's marks before the next client's."""
+
+    def __init__(self) -> None:
+        self.figure = Figure(figsize=(WIDTH, HEIGHT))
+        self.axes = self.figure.add_subplot()
+
+    def fresh(self) -> tuple[Figure, Axes]:
+        axes = self.axes
+        for artist in [*axes.lines, *axes.collections, *axes.patches, *axes.texts, *axes.artists]:
+            artist.remove()
+        axes.set_ylabel("")
+        return self.figure, axes
 
 
-def _svg(figure: Figure, bottom: float) -> str:
-    figure.subplots_adjust(left=0.11, right=0.98, top=0.95, bottom=bottom)
+def _svg(figure: Figure) -> str:
+    figure.subplots_adjust(left=0.11, right=0.98, top=0.95, bottom=0.14)
     out = io.StringIO()
     figure.savefig(out, format="svg", metadata=NO_METADATA)
     return out.getvalue()
@@ -280,12 +280,13 @@ def _today(axes: Axes, now: datetime) -> None:
 
 
 def _date_axis(axes: Axes, start: datetime, end: datetime) -> None:
-    """Month ticks (weeks when the span is short), computed here: matplotlib's date locators cost more."""
+    """Month ticks (every week or two when the span is short), computed here: matplotlib's date locators cost more."""
     axes.set_xlim(_x(start) - 1, _x(end) + 1)
     days = (end - start).days
-    if days <= 45:
+    if days <= 70:
         first = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        ticks = [first + timedelta(days=7 * n) for n in range(days // 7 + 1)]
+        step = 7 if days <= 35 else 14
+        ticks = [first + timedelta(days=step * n) for n in range(days // step + 1)]
         _fixed(axes, "x", [_x(t) for t in ticks], [t.strftime("%d %b") for t in ticks])
         return
     months = list(_month_starts(start, end))

@@ -59,7 +59,7 @@ class ClientInputs:
     sessions: Sequence[tuple[int, SessionRow]]  # from `since` to a little past now, with references
     events: Sequence[EngagementEvent]
     fees: Sequence[FeeEntry]
-    suggestions: Sequence[SuggestionEntry]
+    suggestions: Sequence[SuggestionEntry]  # the open ones: not dismissed
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,11 +287,8 @@ def _client(item: ClientInputs, index: int, now: datetime, since: datetime, zone
         for f in item.fees
         if f.created_at >= since or f.status is FeeStatus.OWED
     )
-    suggestions = tuple(
-        SuggestionRow(s.id, s.created_at.astimezone(zone), s.plugin, s.text)
-        for s in item.suggestions
-        if s.created_at >= since
-    )
+    # Open is not dismissed: an open suggestion is shown however old it is.
+    suggestions = tuple(SuggestionRow(s.id, s.created_at.astimezone(zone), s.plugin, s.text) for s in item.suggestions)
     return ClientReport(
         name=item.name,
         anchor=f"client-{index}",
@@ -352,7 +349,10 @@ def _pauses(events: Sequence[EngagementEvent], since: datetime, now: datetime, z
             end = min(end, local_midnight(event.until, zone))
         if end < since or event.at > now:
             continue
-        label = "ended" if event.kind is EngagementKind.END else "paused"
+        if event.kind is EngagementKind.END:
+            label = "ended"
+        else:
+            label = f"paused until {event.until.isoformat()}" if event.until else "paused"
         spans.append(Span(max(event.at, since).astimezone(zone), min(end, now).astimezone(zone), label))
     return tuple(spans)
 

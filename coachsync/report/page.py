@@ -13,7 +13,7 @@ from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from .charts import client_charts
+from .charts import chart_drawer
 from .data import ReportData
 
 TEMPLATE = "report.html.j2"
@@ -41,11 +41,12 @@ def _day(moment: datetime | None) -> str:
 
 
 def render(data: ReportData) -> str:
-    charts = {
-        client.anchor: {
-            name: Markup(svg)  # noqa: S704  (drawn by matplotlib from numbers and dates; no calendar text)
-            for name, svg in client_charts(client, data.since, data.until, data.now).items()
+    with chart_drawer() as draw:
+        charts = {
+            client.anchor: {
+                name: Markup(svg)  # drawn by matplotlib from numbers and dates; no calendar text
+                for name, svg in draw(client, data.since, data.until, data.now).items()
+            }
+            for client in data.clients
         }
-        for client in data.clients
-    }
     return _environment().get_template(TEMPLATE).render(report=data, charts=charts)
