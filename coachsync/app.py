@@ -217,12 +217,12 @@ class App:
         return PassSettings(window, self.zone, self.match_client, accept_mass_change, self.policies)
 
     def sync_calendar(self, name: str, now: datetime, accept_mass_change: bool = False) -> PassReport:
-        from .sync import retry_policies, run_pass
+        from .sync import checked_pass, retry_policies
 
         settings = self.settings(now, accept_mass_change)
         # Plugins that failed on earlier changes run first, so a change is never tried twice in one pass.
         retry_policies(self.store, name, settings, now)
-        return run_pass(self.store, self.sources[name], now, settings)
+        return checked_pass(self.store, self.sources[name], now, settings)
 
     def sync_all(self, now: datetime, accept_mass_change: bool = False) -> Iterator[PassReport | PassFailure]:
         """One pass per calendar; a calendar that fails does not stop the others."""
@@ -237,6 +237,12 @@ class App:
         from .daily import run_daily
 
         return run_daily(self.store, self.config, self.policies, self._occurrences, self.zone, now)
+
+    def queue_weekly_digest(self, now: datetime) -> OutboxMessage | None:
+        """The week's digest to the coach, when it is due and not yet queued (else None)."""
+        from .digest import queue_weekly_digest
+
+        return queue_weekly_digest(self, now)
 
     def open_policy_failures(self, calendar: str | None = None) -> list[PolicyFailure]:
         """Plugins that failed on a change and are retried on every pass; a plugin switched off since

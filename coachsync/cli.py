@@ -894,6 +894,25 @@ def send(ctx: click.Context) -> None:
         ctx.exit(1)
 
 
+@main.command()
+@click.option("--print", "to_print", is_flag=True, help="Print the digest's text instead; queue nothing.")
+@click.pass_context
+def digest(ctx: click.Context, to_print: bool) -> None:
+    """Queue a digest of the last 7 days to mail.coach_email now, the report attached; `send` delivers it."""
+    from .app import utc_now
+    from .digest import digest_now_text, queue_digest_now
+
+    app = _app(ctx)
+    if to_print:
+        click.echo(digest_now_text(app, utc_now()), nl=False)
+        return
+    message = queue_digest_now(app, utc_now())
+    click.echo(
+        f"digest queued as outbox message {message.id} to {message.recipient};"
+        " `coachsync send` delivers it (`coachsync run` does after its next pass)"
+    )
+
+
 # --- policies: plugins, fees, suggestions ---
 
 

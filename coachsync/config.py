@@ -272,6 +272,38 @@ class SmtpConfig(_Model):
         return self
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class DigestConfig(_Model):
+    """The weekly digest to the coach: on `weekday` at `time`, in the coach's time zone."""
+
+    enabled: bool = False
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    time: str = "08:00"
+
+    @field_validator("time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            datetime.time.fromisoformat(value)
+            valid = len(value) == 5
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ValueError(f'not a time of day as HH:MM: {value!r}; write it like "08:00"')
+        return value
+
+    @property
+    def clock(self) -> datetime.time:
+        return datetime.time.fromisoformat(self.time)
+
+    @property
+    def isoweekday(self) -> int:
+        """1 for Monday to 7 for Sunday, as ISO weeks count."""
+        return WEEKDAYS.index(self.weekday) + 1
+
+
 class MailConfig(_Model):
     """Where policy emails go: `.eml` files in `outbox_dir` (nothing sent), or out through SMTP."""
 
@@ -281,6 +313,7 @@ class MailConfig(_Model):
     outbox_dir: Path = Field(default_factory=_default_outbox)
     templates_dir: Path | None = None
     smtp: SmtpConfig | None = None
+    digest: DigestConfig = DigestConfig()
 
     @field_validator("outbox_dir", "templates_dir", mode="before")
     @classmethod
@@ -295,6 +328,11 @@ class MailConfig(_Model):
             # The default sender is a placeholder for outbox files; real mail must not go out from it.
             raise _Located(
                 "mode is smtp but there is no from: address; give the address the emails are sent from", ("mode",)
+            )
+        if self.digest.enabled and self.coach_email is None:
+            raise _Located(
+                "the weekly digest is enabled but there is no coach_email: give the address it goes to",
+                ("digest", "enabled"),
             )
         return self
 

@@ -4,7 +4,9 @@ File calendars wake on filesystem events (debounced, so an editor's several
 writes make one pass); URL and CalDAV calendars poll with jitter. A calendar whose read
 fails is retried with exponential backoff and never stops the others.
 SIGHUP (`request_reload`) swaps in the config file's current content between
-passes; a config that does not load leaves the running one in place.
+passes; a config that does not load leaves the running one in place. After
+each pass, good or failed, the week's digest is queued once it is due and the
+outbox is delivered.
 """
 
 from __future__ import annotations
@@ -178,7 +180,10 @@ class Daemon:
             log.log(level, "%s", report.summary(), extra={"calendar": name})
             self._record_pass(name, _short(report))
             self._run_daily()
-            self._deliver_mail()
+        # After a failed pass too: the digest tells the coach which calendars are failing, and it (or any
+        # other message) must not wait in the outbox for a calendar that is down to be read again.
+        self._weekly_digest()
+        self._deliver_mail()
         with self._lock:
             if name not in self._schedule.written_during_pass:  # else the watcher already set it due
                 self._schedule.due[name] = time.monotonic() + delay
@@ -190,8 +195,18 @@ class Daemon:
         except Exception as error:  # a daily hook's trouble must never stop the calendars being watched
             log.warning("daily run failed: %s", error)
 
+    def _weekly_digest(self) -> None:
+        """Queue the week's digest once it is due (one lookup the rest of the week)."""
+        try:
+            queued = self.app.queue_weekly_digest(self.clock())
+        except Exception as error:  # the digest's trouble must never stop the calendars being watched
+            log.warning("weekly digest failed: %s", error)
+            return
+        if queued is not None:
+            log.info("weekly digest queued as outbox message %d", queued.id)
+
     def _deliver_mail(self) -> None:
-        """After each good pass: what it queued, and earlier retries now due (cheap when nothing is)."""
+        """After each pass: what it queued, and earlier retries now due (cheap when nothing is)."""
         try:
             report = self.app.deliver_mail(self.clock())
         except Exception as error:  # mail trouble must never stop the calendars being watched

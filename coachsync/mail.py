@@ -2,7 +2,9 @@
 
 Every queued row becomes one plain-text message built here with the standard
 `email` package: From, To, Subject, Date, Message-ID and a single text/plain
-body, nothing else. The Message-ID is the row's own, fixed when the row was
+body, nothing else; a row with attachments (the weekly digest's report) is
+multipart/mixed, the text first, each attachment under the file name we
+gave it. The Message-ID is the row's own, fixed when the row was
 written, so a message sent twice (a crash after the server accepted it but
 before the row was marked sent) reaches the client with the same Message-ID
 and can be recognised as one; only the one message in flight can repeat.
@@ -44,7 +46,7 @@ import yagmail
 from .addresses import InvalidAddress, check_address
 from .config import MailConfig, SmtpConfig
 from .errors import CoachsyncError
-from .model import MailStatus, OutboxMessage
+from .model import Attachment, MailStatus, OutboxMessage
 from .secrets import read_secret
 from .store.outbox import Outbox
 from .text import one_line, shorten
@@ -58,6 +60,9 @@ LONGEST_RETRY = timedelta(hours=6)
 _ERROR_LIMIT = 300
 _SMTP_POLICY = email.policy.SMTP
 _MESSAGE_ID = re.compile(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+>")
+# Attachment names are ours (`coachsync-report-2026-W49.html`); anything else is refused, not cleaned up.
+_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_CONTENT_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
 
 
 class MailError(CoachsyncError):
@@ -105,8 +110,8 @@ def checked_address(value: str | None, what: str) -> str:
         raise InvalidMessage(f"invalid {what} address {shorten(repr(value), 80)}") from None
 
 
-def compose(message: OutboxMessage, sender: str) -> EmailMessage:
-    """The message exactly as it is sent or written: plain text, one line per header."""
+def compose(message: OutboxMessage, sender: str, attachments: tuple[Attachment, ...] = ()) -> EmailMessage:
+    """The message exactly as it is sent or written: plain text, one line per header, then any attachments."""
     if not _MESSAGE_ID.fullmatch(message.message_id):
         raise InvalidMessage(f"invalid Message-ID {shorten(repr(message.message_id), 80)}")
     mail = EmailMessage(policy=_SMTP_POLICY)
@@ -116,6 +121,11 @@ def compose(message: OutboxMessage, sender: str) -> EmailMessage:
     mail["Date"] = format_datetime(message.created_at)
     mail["Message-ID"] = message.message_id
     mail.set_content(message.body, subtype="plain", charset="utf-8", cte="quoted-printable")
+    for attachment in attachments:
+        if not _FILENAME.fullmatch(attachment.filename) or not _CONTENT_TYPE.fullmatch(attachment.content_type):
+            raise InvalidMessage(f"invalid attachment {shorten(repr(attachment.filename), 80)}")
+        maintype, subtype = attachment.content_type.split("/")
+        mail.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
     _check_headers(mail)
     return mail
 
@@ -168,7 +178,7 @@ def _write_files(outbox: Outbox, mail: MailConfig, due: list[OutboxMessage], now
         raise MailError(f"cannot create mail.outbox_dir {mail.outbox_dir}: {error.strerror}") from None
     for message in due:
         try:
-            data = compose(message, mail.sender).as_bytes()
+            data = compose(message, mail.sender, outbox.attachments(message.id)).as_bytes()
         except InvalidMessage as error:
             outbox.mark_failed(message.id, str(error))
             failed.append(message.id)
@@ -303,7 +313,7 @@ class _SmtpDelivery:
         try:
             for index, message in enumerate(due):
                 try:
-                    data = compose(message, self.sender).as_bytes()
+                    data = compose(message, self.sender, self.outbox.attachments(message.id)).as_bytes()
                     self._send(message, data)
                 except InvalidMessage as error:
                     self._fail(message, str(error))

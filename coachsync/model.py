@@ -230,6 +230,25 @@ class OutboxMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an outbox message; its name is always ours, never calendar text."""
+
+    filename: str
+    content_type: str  # "text/html"
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarFailure:
+    """A calendar whose last pass failed: since its first failure in a row, with the last error's one line."""
+
+    calendar: str
+    since: datetime
+    last_failed_at: datetime
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyFailure:
     """A plugin raised or returned something invalid for a change; retried on the next pass."""
 

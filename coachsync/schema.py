@@ -82,6 +82,12 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "outbox_dir": "Where outbox mode writes .eml files.",
         "templates_dir": "Your own email templates, used before the policies' own.",
         "smtp": "Your mail server, for mode: smtp.",
+        "digest": "A weekly email to coach_email about the week, with the report attached.",
+    },
+    "DigestConfig": {
+        "enabled": "coachsync run sends the weekly digest; needs mail.coach_email.",
+        "weekday": "The day it is sent, in your time zone.",
+        "time": "The time of day it is sent (HH:MM), in your time zone.",
     },
     "FeesConfig": {
         "export": "How `fees --csv --format xero|quickbooks` writes invoices.",

@@ -2,8 +2,9 @@
 
 Inside the transaction the plan is written, the enabled policies run over
 read-only views of the history and sessions, and what they returned is
-written too; if anything fails, nothing of the pass is kept. Retrying the
-policies that failed on earlier passes lives here as well.
+written too; if anything fails, nothing of the pass is kept, and the
+calendar is marked failing (since when, and why) until its next good pass.
+Retrying the policies that failed on earlier passes lives here as well.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from .errors import MassChangeError
+from .errors import CoachsyncError, MassChangeError
 from .ics import MatchClient, SplitCalendar, Window, content_digest, event_uids, parse_groups, split_calendar
 from .model import CalendarState, Change, EngagementEvent, Record
 from .plan import Known, PassPlan, cancelled_by, judge_mass_change, plan_pass, select_groups
 from .policies import PolicyResults, PolicyRunner, PolicyViews
 from .store import Store
 from .store.resources import ResourceRow
+from .text import one_line
 
 if TYPE_CHECKING:
     from .sources.base import Delta, Source
@@ -71,6 +73,29 @@ class PassSettings:
     accept_mass_change: bool = False
     # The enabled policies, run over the new changes inside the pass's transaction.
     policies: PolicyRunner | None = None
+
+
+def checked_pass(store: Store, source: Source, now: datetime, settings: PassSettings) -> PassReport:
+    """`run_pass`, keeping the calendar's failure record: a failed pass records the error's line (the
+    first in a row also when it began), a good one clears it; the error itself goes on to the caller."""
+    try:
+        report = run_pass(store, source, now, settings)
+    except CoachsyncError as error:  # its wording never holds a secret: URLs are redacted at the source
+        _note_failure(store, source.name, one_line(str(error), 300), now)
+        raise
+    except Exception as error:
+        _note_failure(store, source.name, f"unexpected {type(error).__name__}", now)
+        raise
+    if store.calendar_failures.failing(source.name):  # a read, so that a good idle poll still writes nothing
+        store.calendar_failures.clear(source.name)
+    return report
+
+
+def _note_failure(store: Store, name: str, error: str, now: datetime) -> None:
+    try:
+        store.calendar_failures.record(name, error, now)
+    except Exception:  # the pass's own error is the one to report; this one only goes to the log
+        log.exception("could not record the failed pass", extra={"calendar": name})
 
 
 def run_pass(store: Store, source: Source, now: datetime, settings: PassSettings) -> PassReport:

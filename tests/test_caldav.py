@@ -1044,7 +1044,11 @@ def test_a_crash_between_two_resource_rows_leaves_the_old_state_whole(counted_tw
 
     with sqlite3.connect(database) as db:
         db.execute("DROP TRIGGER crash")
-    assert _dump(database) == before
+    after = _dump(database)
+    failed_at = (NOW + HOUR).isoformat()  # only the failed pass is noted, for the digest; the state is the old one
+    assert after.pop("calendar_failures") == [("coaching", failed_at, failed_at, "unexpected IntegrityError")]
+    assert before.pop("calendar_failures") == []
+    assert after == before
     counted_twin.sync(NOW + 2 * HOUR)
     assert [(r.change.kind, r.change.uid) for r in counted_twin.history()] == [
         (ChangeKind.MOVED, "alice-1"),
@@ -1100,6 +1104,8 @@ def _as_before_resource_rows(database: Path) -> None:
         db.execute("DROP TABLE suggestion_dismissals")  # the same
         db.execute("DROP TABLE outbox_edits")  # the same
         db.execute("ALTER TABLE excuses DROP COLUMN taken_back")  # the same
+        for table in ("outbox_attachments", "digest_weeks", "calendar_failures"):  # the same
+            db.execute(f"DROP TABLE {table}")
         db.execute(f"PRAGMA user_version = {_BEFORE_RESOURCE_ROWS}")
 
 
@@ -1141,7 +1147,10 @@ def test_a_delta_that_cancels_half_the_sessions_is_refused_and_writes_nothing(co
     with pytest.raises(MassChangeError, match="cancel 3 of 6 upcoming sessions"):
         counted_twin.dav.sync_calendar("coaching", NOW + HOUR)
 
-    assert _dump(database) == before  # no row, no token: the next pass sees the same deletions
+    after = _dump(database)
+    [(calendar, *_, error)] = after.pop("calendar_failures")  # the refusal is noted for the digest, nothing else
+    assert (calendar, error.startswith("coaching: this pass would cancel 3 of 6")) == ("coaching", True)
+    assert after == {key: rows for key, rows in before.items() if key != "calendar_failures"}
     report = counted_twin.dav.sync_calendar("coaching", NOW + HOUR, accept_mass_change=True)
     counted_twin.ics.sync_calendar("coaching", NOW + HOUR, accept_mass_change=True)
     assert [c.kind for c in report.changes] == [ChangeKind.CANCELLED] * 3

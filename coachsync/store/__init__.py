@@ -6,7 +6,8 @@
 - `outbox`: emails and their delivery state;
 - `engagements`: each revisit, pause, resume and end of a client's engagement;
 - `sessions`: the short, stable references of sessions;
-- `resources`: each CalDAV collection's resources, one row per resource.
+- `resources`: each CalDAV collection's resources, one row per resource;
+- `calendar_failures`: each calendar whose last pass failed, since when and why.
 
 A pass writes through several of them inside one `with store.transaction():`,
 so a crash leaves the old state or the new one. The store is told what to
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .calendar_failures import CalendarFailures
 from .database import Database
 from .engagements import Engagements
 from .history import History
@@ -47,6 +49,7 @@ class Store:
         self.engagements = Engagements(self._db)
         self.sessions = Sessions(self._db)
         self.resources = Resources(self._db)
+        self.calendar_failures = CalendarFailures(self._db)
 
     @classmethod
     def copy_of(cls, path: Path) -> Store:

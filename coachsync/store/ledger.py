@@ -161,6 +161,19 @@ class Ledger:
         with self._db.transaction():
             self._db.execute("INSERT INTO daily_runs (day, ran_at) VALUES (?, ?)", (day.isoformat(), iso(at)))
 
+    # --- the weekly digest ---
+
+    def digest_queued(self, week: str) -> bool:
+        """Whether the digest of ISO week `week` ("2026-W49") is already in the outbox."""
+        return self._db.execute("SELECT 1 FROM digest_weeks WHERE week = ?", (week,)).fetchone() is not None
+
+    def mark_digest(self, week: str, outbox_id: int, at: datetime) -> None:
+        """Claim the week for the digest just queued; call it in the transaction that queued it."""
+        with self._db.transaction():
+            self._db.execute(
+                "INSERT INTO digest_weeks (week, outbox_id, queued_at) VALUES (?, ?, ?)", (week, outbox_id, iso(at))
+            )
+
     # --- policy runs that failed, to retry ---
 
     def failures(self, calendar: str | None = None) -> list[PolicyFailure]:

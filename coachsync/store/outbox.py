@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ..errors import CoachsyncError, NotFoundError
-from ..model import MailStatus, OutboxMessage
+from ..model import Attachment, MailStatus, OutboxMessage
 from .database import Database, iso, moment
 
 _COLUMNS = (
@@ -52,6 +52,27 @@ class Outbox:
                 + (MailStatus(m.status).value, m.error, iso(m.created_at))
             ),
         )
+
+    def add_with_attachments(self, message: OutboxMessage, attachments: Iterable[Attachment]) -> OutboxMessage | None:
+        """Queue one message with its attachments, all or nothing; None (and nothing written) when its key
+        is already in the outbox."""
+        with self._db.transaction():
+            if not self.add([message]):
+                return None
+            row = self._db.execute("SELECT id FROM outbox WHERE idempotency_key = ?", (message.key,)).fetchone()
+            self._db.connection.executemany(
+                "INSERT INTO outbox_attachments (outbox_id, filename, content_type, content) VALUES (?, ?, ?, ?)",
+                [(row[0], a.filename, a.content_type, a.content) for a in attachments],
+            )
+        return self.message(row[0])
+
+    def attachments(self, message_id: int) -> tuple[Attachment, ...]:
+        """A message's attachments, in the order they were added; read only when it is delivered."""
+        rows = self._db.execute(
+            "SELECT filename, content_type, content FROM outbox_attachments WHERE outbox_id = ? ORDER BY id",
+            (message_id,),
+        )
+        return tuple(Attachment(name, kind, bytes(content)) for name, kind, content in rows)
 
     def approve(self, message_id: int) -> OutboxMessage:
         """pending_approval -> queued: the coach read it and wants it sent."""

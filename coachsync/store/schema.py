@@ -363,6 +363,31 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE excuses ADD COLUMN taken_back INTEGER NOT NULL DEFAULT 0;
     """,
+    # an email may carry attachments (the weekly digest's report), kept with it; each ISO week
+    # whose digest was queued, claimed in the transaction that queues it; and each calendar whose last pass
+    # failed, since when and why, cleared by its next good pass. outbox_id names no REFERENCES: a later
+    # migration that rebuilds the outbox table (as version 10 did) could not drop it with rows pointing at it.
+    """
+    CREATE TABLE outbox_attachments (
+        id            INTEGER PRIMARY KEY,
+        outbox_id     INTEGER NOT NULL,
+        filename      TEXT NOT NULL,
+        content_type  TEXT NOT NULL,
+        content       BLOB NOT NULL
+    );
+    CREATE INDEX outbox_attachments_by_message ON outbox_attachments (outbox_id);
+    CREATE TABLE digest_weeks (
+        week       TEXT PRIMARY KEY,
+        outbox_id  INTEGER NOT NULL,
+        queued_at  TEXT NOT NULL
+    );
+    CREATE TABLE calendar_failures (
+        calendar        TEXT PRIMARY KEY,
+        since           TEXT NOT NULL,
+        last_failed_at  TEXT NOT NULL,
+        error           TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
