@@ -155,9 +155,10 @@ def test_watchdog_pings_keep_coming_while_the_daemon_is_idle(service: Service) -
     systemd.drain(1.0)  # poll_interval is 300 s: only the watchdog can wake the loop now
     pings = systemd.messages[before:]
 
-    # Every 0.1 s (a quarter of WATCHDOG_USEC) give or take scheduling; systemd would only act after 0.4 s.
+    # Every 0.1 s (a quarter of WATCHDOG_USEC); systemd acts after 0.4 s without one, so a loaded machine that
+    # delays some pings still must show at least one per 0.4 s, and never a busy loop of them.
     assert set(pings) == {"WATCHDOG=1"}
-    assert 6 <= len(pings) <= 12
+    assert 3 <= len(pings) <= 12
     assert service.stop() == 0
 
 
