@@ -92,7 +92,7 @@ def standings(
 ) -> list[Standing]:
     """The standing of each of one client's records, oldest first as given."""
     undone = _undone(records)
-    anchor = local_midnight(records[0].change.changed_at.astimezone(zone).date(), zone) if records else None
+    anchor = _anchor(records, zone) if records else None
     used: dict[tuple[datetime | None, datetime], list[int]] = {}
     over: dict[datetime | None, int] = {}
     found: list[Standing] = []
@@ -152,7 +152,7 @@ def current_period_start(
     count from, a period of N days is taken to end now."""
     term = term_start(events, agreement.started, now, zone)
     if records:
-        anchor = local_midnight(records[0].change.changed_at.astimezone(zone).date(), zone)
+        anchor = _anchor(records, zone)
     else:
         anchor = local_midnight((now - timedelta(days=max(agreement.per.days, 1) - 1)).astimezone(zone).date(), zone)
     return period_start(now, agreement.per, term, anchor, zone)
@@ -175,6 +175,15 @@ def period_start(moment: datetime, per: Period, term: datetime | None, anchor: d
     month = local.month if per.kind is PeriodKind.MONTH else 3 * ((local.month - 1) // 3) + 1
     calendar_start = local_midnight(local.date().replace(month=month, day=1), zone)
     return max(calendar_start, term) if term is not None else calendar_start
+
+
+def _anchor(records: Sequence[Record], zone: tzinfo) -> datetime:
+    """The day of the client's earliest change, where periods of N days count from without an agreement start.
+
+    The earliest by when it happened, not by when it was recorded: a no-show is marked after the session,
+    often after later changes were recorded, and must fall in the period its session was in.
+    """
+    return local_midnight(min(r.change.changed_at for r in records).astimezone(zone).date(), zone)
 
 
 def _why_not(

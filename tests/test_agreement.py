@@ -288,6 +288,17 @@ def test_the_allowance_per_90_days_starts_again_in_the_next_period() -> None:
     assert shown(records, agreement) == ["1 of 2", "2 of 2", "3 of 2 (over)", "1 of 2", "2 of 2"]
 
 
+def test_a_no_show_marked_after_later_changes_counts_in_the_period_of_its_session() -> None:
+    agreement = Agreement(allowance=2, per=Period(PeriodKind.DAYS, 90))
+    missed = at("2026-11-24")
+    change = Change(ChangeKind.NO_SHOW, "coaching", "s2", "", "Alice", "Coaching", missed, None, 0.0, missed)
+    no_show = Record(2, change, at("2026-12-02"), False, None)
+    # Recorded second, happened first: the periods count from the 24th, so all three share one period.
+    records = [moved(1, at("2026-12-01")), no_show, moved(3, at("2026-12-10"))]
+
+    assert shown(records, agreement) == ["1 of 2", "2 of 2", "3 of 2 (over)"]
+
+
 def test_the_allowance_per_month_follows_the_calendar_month_in_the_coachs_zone() -> None:
     agreement = Agreement(allowance=1, per=Period(PeriodKind.MONTH))
     # 23:30 UTC on 31 January is already 1 February in Berlin.
