@@ -388,25 +388,16 @@ def _term_now(app: App, client: str | None) -> datetime | None:
 def _standing_cell(standing: Standing, term_now: datetime | None) -> str:
     """ "late, 1 of 2", "on time, 3 of 2, over", "late, not counted (excused)", with ", earlier agreement"
     for a record from before the last revisit."""
-    notice = "late" if standing.late else "on time"
-    if not standing.counts:
-        text = f"{notice}, not counted ({standing.why_not})"
-    else:
-        text = f"{notice}, {standing.allowance_used} of {standing.allowance}" + (", over" if standing.over else "")
+    text = standing.words()
     if standing.term_start != term_now:
         text += ", earlier agreement"
     return text
 
 
 def _engagement_row(event: EngagementEvent, zone: tzinfo) -> tuple[str, ...]:
-    from .model import EngagementKind
+    from .engagement import step_words
 
-    what = {
-        EngagementKind.REVISIT: "agreement revisited",
-        EngagementKind.PAUSE: f"paused until {event.until.isoformat()}" if event.until else "paused",
-        EngagementKind.RESUME: "resumed",
-        EngagementKind.END: "ended",
-    }[event.kind]
+    what = step_words(event)
     note = f"{event.reason} (by {event.by})" if event.reason else f"(by {event.by})"
     return ("-", _local(event.at, zone), event.client, what, "-", "-", "-", "-", "-", _cell(note))
 

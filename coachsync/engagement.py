@@ -34,6 +34,21 @@ class Engagement:
         return self.status.value
 
 
+_STEP_WORDS = {
+    EngagementKind.REVISIT: "agreement revisited",
+    EngagementKind.PAUSE: "paused",
+    EngagementKind.RESUME: "resumed",
+    EngagementKind.END: "ended",
+}
+
+
+def step_words(event: EngagementEvent) -> str:
+    """A step as `history` and the report name it: "agreement revisited", "paused until 2027-01-10"…"""
+    if event.kind is EngagementKind.PAUSE and event.until is not None:
+        return f"paused until {event.until.isoformat()}"
+    return _STEP_WORDS[event.kind]
+
+
 def local_midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)
 

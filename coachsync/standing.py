@@ -64,6 +64,14 @@ class Standing:
         text = f"{self.allowance_used} of {self.allowance}"
         return text + " (over)" if self.over else text
 
+    def words(self) -> str:
+        """As `history` and the report say it: "late, 1 of 2", "on time, 3 of 2, over",
+        "late, not counted (excused)"."""
+        notice = "late" if self.late else "on time"
+        if not self.counts:
+            return f"{notice}, not counted ({self.why_not})"
+        return f"{notice}, {self.allowance_used} of {self.allowance}" + (", over" if self.over else "")
+
 
 def is_late(record: Record, notice_hours: float) -> bool:
     """Late means less notice than the agreement asks for."""

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from ..agreement import Agreement
 from ..attendance import SessionRow, SessionState
-from ..engagement import local_midnight
+from ..engagement import local_midnight, step_words
 from ..model import ChangeKind, EngagementEvent, EngagementKind, FeeEntry, FeeStatus, Record, SuggestionEntry
 from ..standing import Standing
 
@@ -445,7 +445,7 @@ def _history(item: ClientInputs, since: datetime, zone: tzinfo) -> tuple[History
                     change.old_start.astimezone(zone),
                     change.new_start.astimezone(zone) if change.new_start else None,
                     f"{change.notice_hours:.1f}",
-                    _standing_words(standing),
+                    standing.words(),
                     _excused_words(record),
                     change.summary,
                 ),
@@ -454,14 +454,13 @@ def _history(item: ClientInputs, since: datetime, zone: tzinfo) -> tuple[History
     for event in item.events:
         if event.at < since:
             continue
-        what = {
-            EngagementKind.REVISIT: "agreement revisited",
-            EngagementKind.PAUSE: f"paused until {event.until.isoformat()}" if event.until else "paused",
-            EngagementKind.RESUME: "resumed",
-            EngagementKind.END: "ended",
-        }[event.kind]
         rows.append(
-            (event.at, HistoryRow("-", event.at.astimezone(zone), what, None, None, "-", "-", "-", event.reason or ""))
+            (
+                event.at,
+                HistoryRow(
+                    "-", event.at.astimezone(zone), step_words(event), None, None, "-", "-", "-", event.reason or ""
+                ),
+            )
         )
     return tuple(row for _, row in sorted(rows, key=lambda item: item[0]))
 
@@ -474,14 +473,6 @@ def _excused_words(record: Record) -> str:
 
 def _money(amount: Decimal, currency: str) -> str:
     return f"{amount:.2f} {currency}"
-
-
-def _standing_words(standing: Standing) -> str:
-    """As `history` says it: "late, 1 of 2", "on time, 3 of 2, over", "late, not counted (excused)"."""
-    notice = "late" if standing.late else "on time"
-    if not standing.counts:
-        return f"{notice}, not counted ({standing.why_not})"
-    return f"{notice}, {standing.allowance_used} of {standing.allowance}" + (", over" if standing.over else "")
 
 
 __all__ = ["ClientInputs", "ClientReport", "ReportData", "build_report"]
