@@ -151,7 +151,8 @@ def _app(ctx: click.Context) -> App:
 
 
 def _reading_app(ctx: click.Context) -> App:
-    """The app for a command that only reads: `history`, `clients`, `sessions`, `agreement show`."""
+    """The app for a command that only reads: `history`, `clients`, `sessions`, `agreement show`, and the
+    listings of `fees`, `outbox` and `suggestions`."""
     context = ctx.find_object(_Context)
     assert context is not None
     return context.reading_app()
@@ -780,7 +781,7 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
     """List the emails policies asked for; approve or discard them before they go out."""
     if ctx.invoked_subcommand is not None:
         return
-    messages = _app(ctx).outbox()
+    messages = _reading_app(ctx).outbox()
     if as_json:
         rows = [
             {
@@ -993,7 +994,7 @@ def fees(
         raise click.UsageError("--format goes with --csv and without --summary: fees --csv --format xero")
     if show_all and invoice_format is None:
         raise click.UsageError("--all goes with --format xero or quickbooks; the ledger always lists every fee")
-    app = _app(ctx)
+    app = _reading_app(ctx)
     client = _client_name(
         app, client, lambda: [f.client for f in app.fees()] + [r.change.client for r in app.history()]
     )
@@ -1126,7 +1127,7 @@ def suggestions(ctx: click.Context, as_json: bool, show_all: bool) -> None:
     you dealt with."""
     if ctx.invoked_subcommand is not None:
         return
-    app = _app(ctx)
+    app = _reading_app(ctx)
     found = app.suggestions(dismissed=show_all)
     if as_json:
         listed = [

@@ -189,10 +189,10 @@ except SystemExit as exit:
 """
 
 
-def _history_in_a_fresh_interpreter(coach: Coach) -> tuple[str, str]:
+def _in_a_fresh_interpreter(coach: Coach, *args: str) -> tuple[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "COACHSYNC_CONFIG"}
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, "--config", str(coach.config_path), "history"],
+        [sys.executable, "-c", _PROBE, "--config", str(coach.config_path), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -207,9 +207,26 @@ def test_history_on_an_unchanged_config_prints_the_same_without_validating_it_ag
     _cancel_alice(coach)
     snapshot_file(coach.config_path).unlink()  # as before the first command after an upgrade
 
-    first, first_exit = _history_in_a_fresh_interpreter(coach)
-    second, second_exit = _history_in_a_fresh_interpreter(coach)
+    first, first_exit = _in_a_fresh_interpreter(coach, "history")
+    second, second_exit = _in_a_fresh_interpreter(coach, "history")
 
     assert (first_exit, second_exit) == ("exit 0 True", "exit 0 False")
     assert second == first
     assert "Alice Example" in first and "1 of 1" in first
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("clients",), ("sessions",), ("agreement", "show", "Alice Example"), ("fees",), ("outbox",), ("suggestions",)],
+    ids=" ".join,
+)
+def test_every_reading_command_starts_from_the_snapshot(tmp_path: Path, command: tuple[str, ...]) -> None:
+    coach = _coach(tmp_path)
+    _cancel_alice(coach)
+    snapshot_file(coach.config_path).unlink()
+
+    validated, validated_exit = _in_a_fresh_interpreter(coach, *command)
+    from_snapshot, snapshot_exit = _in_a_fresh_interpreter(coach, *command)
+
+    assert (validated_exit, snapshot_exit) == ("exit 0 True", "exit 0 False")
+    assert from_snapshot == validated
