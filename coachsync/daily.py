@@ -18,6 +18,7 @@ from .config import Config
 from .engagement import Status, engagement_at
 from .model import Occurrence
 from .policies import DailyArguments, PolicyResults, PolicyRunner
+from .standing import current_period_start
 from .store import Store
 from .sync import Acted, write_policy_results
 
@@ -53,12 +54,14 @@ def run_daily(
             rows = session_rows(occurrences, history, client.name, datetime.min.replace(tzinfo=zone), now, now)
             held_keys = {(row.key, row.start) for row in rows if row.state is SessionState.HELD}
             mine = sorted((o for o in occurrences if o.client == client.name), key=lambda o: o.start)
+            agreement = config.agreement_for(client.name)
             arguments = DailyArguments(
-                agreement=config.agreement_for(client.name),
+                agreement=agreement,
                 history=history,
                 sessions=tuple(o for o in mine if o.start > now and not o.cancelled),
                 held=tuple(o for o in mine if (o.key, o.start) in held_keys),
                 today=today,
+                period_start=current_period_start(history, agreement, events, now, zone),
             )
             found = runner.daily(runner.client(client.name), arguments, now)
             results = PolicyResults(

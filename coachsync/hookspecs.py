@@ -123,6 +123,7 @@ def coachsync_daily(
     zone: tzinfo,
     today: date,
     now: datetime,
+    period_start: datetime,
 ) -> Iterable[Action] | None:
     """Look at one client once a day; return actions, or nothing.
 
@@ -138,6 +139,9 @@ def coachsync_daily(
     - `held`: the client's past sessions that were held (not cancelled, not a
       no-show), earliest first, as far back as the calendar window reaches.
     - `today`: the coach's local date; `now`: the moment of the run.
+    - `period_start`: when the client's current allowance period began, by
+      coachsync's one rule (the agreement's start or last revisit, then its
+      periods), in the coach's zone: a key for "once per period".
 
     Return `Email` and `Suggestion` values (a `Fee` belongs to a change and is
     refused here). Without `once_per`, an action is recorded once per client

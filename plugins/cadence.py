@@ -14,7 +14,7 @@ about it is the point.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 
 from pydantic import Field
 
@@ -24,10 +24,8 @@ from coachsync.api import (
     ClientInfo,
     Email,
     Occurrence,
-    PeriodKind,
     PolicySettings,
     Recipient,
-    Record,
     Render,
     Suggestion,
     hookimpl,
@@ -83,21 +81,19 @@ def drift_of(
 def coachsync_daily(
     client: ClientInfo,
     agreement: Agreement,
-    history: Sequence[Record],
     sessions: Sequence[Occurrence],
     held: Sequence[Occurrence],
     settings: CadenceSettings,
     render: Render,
-    zone: tzinfo,
-    today: date,
     now: datetime,
+    period_start: datetime,
 ) -> Iterable[Action]:
     """One suggestion per client and agreement period while the rhythm has drifted."""
     drifted = drift_of(client, agreement, held, sessions, settings, now)
     if drifted is None or agreement.cadence is None:
         return []
-    # Once per period of the agreement: the period this day falls in, from its start or last revisit.
-    period = _period_key(agreement, history, today, zone)
+    # Once per allowance period: a revisit of the agreement starts a new one, and with it a new suggestion.
+    period = f"cadence-{period_start.date().isoformat()}"
     text = (
         f"{drifted}; the agreement says {agreement.cadence}."
         " It may be a good moment to ask how things are, and whether the rhythm still fits."
@@ -116,18 +112,3 @@ def coachsync_daily(
             )
         )
     return actions
-
-
-def _period_key(agreement: Agreement, history: Sequence[Record], today: date, zone: tzinfo) -> str:
-    """A name for the allowance period `today` falls in, the same on every day of it."""
-    per = agreement.per
-    if per.kind is PeriodKind.MONTH:
-        return f"cadence-{today:%Y-%m}"
-    if per.kind is PeriodKind.QUARTER:
-        return f"cadence-{today.year}-q{(today.month - 1) // 3 + 1}"
-    first = history[0].change.changed_at.astimezone(zone).date() if history else None
-    start = agreement.started or first or date(today.year, 1, 1)
-    if per.kind is PeriodKind.AGREEMENT:
-        return f"cadence-since-{start.isoformat()}"
-    index = (today - start).days // per.days
-    return f"cadence-{(start + timedelta(days=index * per.days)).isoformat()}"

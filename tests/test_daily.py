@@ -148,3 +148,22 @@ def test_cadence_drift_is_suggested_once_per_period_and_not_for_a_client_who_kee
         emails = [(m.client, m.subject, m.change_id) for m in store.outbox.messages()]
     # Carmen has no email address; Bob gets the check-in in January, when his weekly sessions have stopped.
     assert emails == [("Bob Builder", "How are things, Bob?", None)]
+
+
+def test_revisiting_the_agreement_starts_a_new_period_and_drift_is_suggested_again(tmp_path: Path) -> None:
+    coach = Coach(tmp_path, extra_yaml=CADENCE)
+    carmen = [
+        session(f"c{i}", datetime(2026, 10, 14, 17, 0, tzinfo=UTC) + 14 * i * DAY, None, "Carmen") for i in range(5)
+    ]
+    coach.write(*BOB, *carmen)
+    cli(coach, "sync", at=START - 20 * DAY)
+    cli(coach, "sync", at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+    cli(coach, "sync", at=datetime(2026, 12, 2, 8, 0, tzinfo=UTC))  # the same period: nothing new
+    revisit = cli(coach, "agreement", "revisit", "Carmen Diaz", at=datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    assert revisit.exit_code == 0, revisit.output
+
+    cli(coach, "sync", at=datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
+    cli(coach, "sync", at=datetime(2026, 12, 4, 8, 0, tzinfo=UTC))
+
+    # Mid-month, but the revisit began a new allowance period: Carmen's drift is raised once more, once.
+    assert [client for client, _ in suggestions(coach)] == ["Carmen Diaz", "Carmen Diaz"]

@@ -42,6 +42,7 @@ class DailyArguments:
     sessions: tuple[Occurrence, ...]
     held: tuple[Occurrence, ...]
     today: date
+    period_start: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ class PolicyRunner:
                 "zone": self._zone,
                 "today": arguments.today,
                 "now": now,
+                "period_start": arguments.period_start,
             }
             try:
                 results = hook(**values)
