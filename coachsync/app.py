@@ -351,7 +351,7 @@ class App:
 
     def standings(self, client: str) -> list[tuple[Record, Standing]]:
         """Each of the client's records with its standing against their agreement, oldest first."""
-        own = [r for r in self.store.history.records(client=client) if r.change.client == client]
+        own = self.store.history.records_of(client)
         found = standings(own, self.reading.agreement_for(client), self.store.engagements.events(client), self.zone)
         return list(zip(own, found, strict=True))
 

@@ -50,7 +50,7 @@ def run_daily(
             events = store.engagements.events(client.name)
             if engagement_at(events, now, zone).status is not Status.ACTIVE:
                 continue  # a paused or ended engagement gets no daily look
-            history = tuple(r for r in store.history.records(client=client.name) if r.change.client == client.name)
+            history = tuple(store.history.records_of(client.name))
             rows = session_rows(occurrences, history, client.name, datetime.min.replace(tzinfo=zone), now, now)
             held_keys = {(row.key, row.start) for row in rows if row.state is SessionState.HELD}
             mine = sorted((o for o in occurrences if o.client == client.name), key=lambda o: o.start)

@@ -33,6 +33,11 @@ class History:
         withdrawn = {row[0] for row in self._db.execute("SELECT change_id FROM withdrawals")}
         return [_record(row, trails.get(row[0], ()), row[0] in withdrawn) for row in rows]
 
+    def records_of(self, client: str) -> list[Record]:
+        """One client's records, oldest first, by the exact name the config gives them (what their
+        standing is worked out over; `records(client=...)` also matches another case, for the CLI)."""
+        return [r for r in self.records(client=client) if r.change.client == client]
+
     def record(self, change_id: int) -> Record:
         row = self._db.execute("SELECT * FROM changes WHERE id = ?", (change_id,)).fetchone()
         if row is None:
