@@ -330,7 +330,10 @@ def queue_weekly_digest(app: App, now: datetime) -> OutboxMessage | None:
     due = digest_due(now, app.zone, app.config.mail.digest) if app.config.mail.digest.enabled else None
     if due is None or app.store.ledger.digest_queued(due.week):
         return None  # the common case: one lookup, no write lock
-    message, attachment = _digest_message(app, now, due.since, due.week, f"digest:week:{due.week}")
+    # A digest sent late covered up to its sending; the next one starts there, so nothing is told twice.
+    last = app.store.ledger.last_digest_at()
+    since = max(due.since, last) if last is not None else due.since
+    message, attachment = _digest_message(app, now, since, due.week, f"digest:week:{due.week}")
     with app.store.transaction():
         if app.store.ledger.digest_queued(due.week):  # another process queued it meanwhile
             return None

@@ -375,6 +375,8 @@ def test_a_daemon_down_on_monday_sends_on_tuesday_and_one_started_on_sunday_wait
     daemon_pass(coach, DUE + DAY + 2 * HOUR)  # first started on Tuesday
     assert [m.subject for m in digests(coach)] == ["coachsync weekly digest, 2026-W49"]
     assert digests(coach)[0].body.startswith("Week 2026-W49: from Mon 23 Nov 2026, 08:00 to Tue 01 Dec 2026, 10:00.\n")
+    daemon_pass(coach, DUE + 7 * DAY)  # the next week's starts where the late one ended
+    assert digests(coach)[1].body.startswith("Week 2026-W50: from Tue 01 Dec 2026, 10:00 to Mon 07 Dec 2026, 08:00.\n")
 
     (tmp_path / "fresh").mkdir()
     fresh = built_week(tmp_path / "fresh")

@@ -167,6 +167,11 @@ class Ledger:
         """Whether the digest of ISO week `week` ("2026-W49") is already in the outbox."""
         return self._db.execute("SELECT 1 FROM digest_weeks WHERE week = ?", (week,)).fetchone() is not None
 
+    def last_digest_at(self) -> datetime | None:
+        """When the latest weekly digest was queued (what it covered ends there), or None before the first."""
+        row = self._db.execute("SELECT max(queued_at) FROM digest_weeks").fetchone()
+        return moment(row[0]) if row[0] is not None else None
+
     def mark_digest(self, week: str, outbox_id: int, at: datetime) -> None:
         """Claim the week for the digest just queued; call it in the transaction that queued it."""
         with self._db.transaction():
