@@ -77,11 +77,12 @@ class _Context:
         from .config import load_config
         from .reading import write_snapshot
 
-        config = load_config(self._config_path())
+        config = load_config(self.config_file())
         write_snapshot(config.reading(), config.source_digest)
         return config
 
-    def _config_path(self) -> Path:
+    def config_file(self) -> Path:
+        """The config file a command reads: --config, else $COACHSYNC_CONFIG, else the user's default."""
         from .reading import default_config_path
 
         return self.config_path or default_config_path()
@@ -101,7 +102,7 @@ class _Context:
             from .app import App
             from .reading import read_snapshot
 
-            snapshot = read_snapshot(self._config_path())
+            snapshot = read_snapshot(self.config_file())
             self._app = App.open(snapshot if snapshot is not None else self.config(), prepare=False)
         return self._app
 
@@ -1358,8 +1359,25 @@ def init(
 
 
 @main.command()
-def schema() -> None:
-    """Print the config's JSON Schema, with every installed policy's settings, for your editor."""
+@click.pass_context
+def schema(ctx: click.Context) -> None:
+    """Print the config's JSON Schema, with every installed policy's settings and those of the plugins in
+    your config's plugins_dir, for your editor."""
     from .schema import installed_schema
 
-    click.echo(json.dumps(installed_schema(), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(installed_schema(_own_plugins_dir(ctx)), indent=2, ensure_ascii=False))
+
+
+def _own_plugins_dir(ctx: click.Context) -> Path | None:
+    """The config's `plugins_dir`, if there is a config; one with a problem gets a note and is left out, since
+    a coach fixing their config is who most wants the schema."""
+    context = _context(ctx)
+    if not context.config_file().exists():
+        return None
+    try:
+        return context.config().plugins_dir
+    except ConfigError as error:
+        click.echo(
+            f"coachsync: note: the schema leaves out your own plugins, as the config has a problem: {error}", err=True
+        )
+        return None

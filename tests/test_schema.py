@@ -15,8 +15,9 @@ from coachsync.errors import ConfigError
 from coachsync.plugins import load_plugins, settings_models
 from coachsync.schema import SCHEMA_DIALECT, installed_schema
 
-from support.cli import invoke
+from support.cli import cli, invoke
 from support.config_files import EMPTY_ICS, write
+from support.plugin_world import FLAT_FEE, plugin_coach
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -139,3 +140,28 @@ def test_the_schema_names_the_misspelt_key(schema: dict[str, Any], tmp_path: Pat
 
     assert schema_errors(schema, path) == ["clients.0: Additional properties are not allowed ('alias' was unexpected)"]
     assert coachsync_error(path) == f"{path}:6: clients[0].alias: unknown key 'alias'; did you mean 'aliases'?"
+
+
+def test_the_command_adds_the_settings_of_the_plugins_in_the_configs_plugins_dir(tmp_path: Path) -> None:
+    coach = plugin_coach(tmp_path, {"flat_fee": FLAT_FEE})
+
+    result = cli(coach, "schema")
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    policies = json.loads(result.stdout)["properties"]["policies"]["properties"]
+    assert sorted(policies) == sorted([*settings_models(), "flat_fee"])
+    assert policies["flat_fee"]["properties"]["enabled"] == {"default": False, "title": "Enabled", "type": "boolean"}
+
+
+def test_a_config_with_a_problem_still_gets_the_schema_with_a_note(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("calendars:\n  - name: coaching\n    ics_fle: coaching.ics\n", encoding="utf-8")
+
+    result = invoke("--config", str(config), "schema")
+
+    assert result.exit_code == 0
+    assert sorted(json.loads(result.stdout)["properties"]["policies"]["properties"]) == sorted(settings_models())
+    assert result.stderr.startswith(
+        "coachsync: note: the schema leaves out your own plugins, as the config has a problem: "
+    )
+    assert "ics_fle" in result.stderr and result.stderr.count("\n") == 1
