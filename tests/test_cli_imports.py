@@ -2,38 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-# The slow imports: sources (caldav, niquests, lxml, requests), parsing (icalendar, recurring_ical_events),
-# policies (jinja2), the daemon (watchdog), mail (yagmail), the report's charts (matplotlib), and the config's pydantic.
-HEAVY = (
-    "caldav",
-    "niquests",
-    "lxml",
-    "requests",
-    "icalendar",
-    "recurring_ical_events",
-    "jinja2",
-    "watchdog",
-    "yagmail",
-    "pydantic",
-    "matplotlib",
-)
-
-_PROBE = """
-import json, sys
-from coachsync.cli import main
-try:
-    main(sys.argv[1:], prog_name="coachsync")
-except SystemExit as exit:
-    code = exit.code
-heavy = sorted(name for name in json.loads(sys.stdin.read()) if name in sys.modules)
-print(json.dumps({"exit": code, "heavy": heavy}))
-"""
+from support.cli import run_fresh
 
 CALENDAR = """\
 BEGIN:VCALENDAR
@@ -50,25 +21,8 @@ END:VCALENDAR
 """
 
 
-def _run(cwd: Path, *args: str) -> tuple[str, dict[str, object]]:
-    """Run the CLI in a fresh interpreter; its output, then its exit code and which heavy modules it loaded."""
-    env = {key: value for key, value in os.environ.items() if key != "COACHSYNC_CONFIG"}
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
-        input=json.dumps(HEAVY),
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        check=True,
-        timeout=60,
-    )
-    *output, report = done.stdout.splitlines()
-    return "\n".join(output), json.loads(report)
-
-
 def test_help_imports_no_heavy_module(tmp_path: Path) -> None:
-    output, report = _run(tmp_path, "--help")
+    output, report = run_fresh(tmp_path, "--help")
     assert report == {"exit": 0, "heavy": []}
     assert output.startswith("Usage: coachsync [OPTIONS] COMMAND [ARGS]...")
 
@@ -82,6 +36,6 @@ def test_history_imports_the_config_schema_and_nothing_a_pass_needs(tmp_path: Pa
         "policies:\n  fee: {enabled: true, notice_hours: 24, amount: 40, currency: EUR}\n"
     )
 
-    output, report = _run(tmp_path, "--config", "coachsync.yaml", "history")
+    output, report = run_fresh(tmp_path, "--config", "coachsync.yaml", "history")
 
     assert (output, report) == ("No reschedules recorded yet.", {"exit": 0, "heavy": ["pydantic"]})

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from coachsync.config import load_config
 from coachsync.reading import ReadingConfig, read_snapshot, snapshot_file, write_snapshot
 from coachsync.store import Store
 
-from support.cli import cli
+from support.cli import cli, run_fresh
 from support.ical import session
 from support.scenario import NOW, Coach
 
@@ -179,38 +176,16 @@ def test_history_after_an_edit_of_the_agreement_shows_the_new_terms(tmp_path: Pa
     assert [(r["allowance_used"], r["allowance"]) for r in json.loads(after.stdout)] == [(1, 3)]
 
 
-_PROBE = """
-import sys
-from coachsync.cli import main
-try:
-    main(sys.argv[1:], prog_name="coachsync")
-except SystemExit as exit:
-    print("exit", exit.code, "pydantic" in sys.modules, file=sys.stderr)
-"""
-
-
-def _in_a_fresh_interpreter(coach: Coach, *args: str) -> tuple[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "COACHSYNC_CONFIG"}
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, "--config", str(coach.config_path), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout, done.stderr.splitlines()[-1]
-
-
 def test_history_on_an_unchanged_config_prints_the_same_without_validating_it_again(tmp_path: Path) -> None:
     coach = _coach(tmp_path)
     _cancel_alice(coach)
     snapshot_file(coach.config_path).unlink()  # as before the first command after an upgrade
 
-    first, first_exit = _in_a_fresh_interpreter(coach, "history")
-    second, second_exit = _in_a_fresh_interpreter(coach, "history")
+    first, first_run = run_fresh(tmp_path, "--config", str(coach.config_path), "history")
+    second, second_run = run_fresh(tmp_path, "--config", str(coach.config_path), "history")
 
-    assert (first_exit, second_exit) == ("exit 0 True", "exit 0 False")
+    assert (first_run["exit"], second_run["exit"]) == (0, 0)
+    assert ("pydantic" in first_run["heavy"], "pydantic" in second_run["heavy"]) == (True, False)
     assert second == first
     assert "Alice Example" in first and "1 of 1" in first
 
@@ -225,8 +200,9 @@ def test_every_reading_command_starts_from_the_snapshot(tmp_path: Path, command:
     _cancel_alice(coach)
     snapshot_file(coach.config_path).unlink()
 
-    validated, validated_exit = _in_a_fresh_interpreter(coach, *command)
-    from_snapshot, snapshot_exit = _in_a_fresh_interpreter(coach, *command)
+    validated, validated_run = run_fresh(tmp_path, "--config", str(coach.config_path), *command)
+    from_snapshot, snapshot_run = run_fresh(tmp_path, "--config", str(coach.config_path), *command)
 
-    assert (validated_exit, snapshot_exit) == ("exit 0 True", "exit 0 False")
+    assert (validated_run["exit"], snapshot_run["exit"]) == (0, 0)
+    assert ("pydantic" in validated_run["heavy"], "pydantic" in snapshot_run["heavy"]) == (True, False)
     assert from_snapshot == validated
