@@ -295,12 +295,12 @@ def gather(app: App, now: datetime, since: datetime, week: str, attachment: str 
             no_shows.append((record, standings[record.id]))
         else:
             by_client[record.change.client].append((record, standings[record.id]))
-    order = [c.name for c in app.config.clients if c.name in by_client] + ([None] if None in by_client else [])
+    order = [c.name for c in app.reading.clients if c.name in by_client] + ([None] if None in by_client else [])
     clients = tuple(
         ClientWeek(name or "No client", summaries.get(name) if name else None, tuple(by_client[name])) for name in order
     )
     fees = app.fees()
-    calendars = {c.name for c in app.config.calendars}
+    calendars = set(app.reading.calendars)
     return DigestData(
         week=week,
         since=since,

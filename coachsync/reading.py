@@ -153,7 +153,7 @@ def _from_json(path: Path, data: Mapping[str, Any]) -> ReadingConfig:
     return ReadingConfig(
         path=path,
         database=Path(data["database"]),
-        timezone=_optional(data["timezone"], str),
+        timezone=_zone_name(data["timezone"]),
         calendars=tuple(str(name) for name in data["calendars"]),
         clients=tuple(
             ClientRule(str(c["name"]), tuple(map(str, c["emails"])), tuple(map(str, c["aliases"])))
@@ -187,9 +187,7 @@ def _terms(data: Mapping[str, Any]) -> Terms:
     )
 
 
-def _optional(value: Any, kind: type[str]) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, kind):
-        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+def _zone_name(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"expected a time zone name, got {type(value).__name__}")
     return value
