@@ -42,6 +42,7 @@ def browser() -> Iterator[Any]:
         message = "no Chromium with chromedriver found; `make browser` installs Debian's chromium and chromium-driver"
         if os.environ.get("CI"):
             pytest.fail(message)
+        # `make test` needs only Python and make; outside CI a machine without Chromium may leave this out.
         pytest.skip(message)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
